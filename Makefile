@@ -1,0 +1,36 @@
+# Everything a fresh machine needs: `make demo` and `make test` create .venv themselves.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: all test lint demo clean
+
+all: test
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "rig needs Python 3.11 or newer"'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	@touch $(STAMP)
+
+# The firmware tests also run the firmware under real MicroPython (its WebAssembly port, from npm).
+NODE_STAMP := firmware/node_modules/.installed
+$(NODE_STAMP): firmware/package.json
+	cd firmware && npm ci --no-audit --no-fund --silent
+	@touch $(NODE_STAMP)
+
+test: $(STAMP) $(if $(wildcard firmware/package.json),$(NODE_STAMP))
+	$(BIN)/pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check rig tests
+	$(BIN)/ruff format --check rig tests
+	$(BIN)/mypy
+
+demo: $(STAMP)
+	$(BIN)/rig demo
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

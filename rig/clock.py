@@ -1,0 +1,116 @@
+"""Time, injected: procedures take a Clock so an 18 s hold runs in milliseconds under test.
+
+`SystemClock` is the real one. `FakeClock` advances only when someone sleeps on it, and fires
+the timers that fall due on the way, in order, so safety timers (the 60 s press guard) are
+tested on the fake clock too.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import threading
+import time
+from collections.abc import Callable
+from typing import Protocol
+
+
+class Timer(Protocol):
+    def cancel(self) -> None: ...
+
+
+class Clock(Protocol):
+    def monotonic(self) -> float:
+        """Seconds on a clock that never jumps (steps are recorded on it)."""
+
+    def wall(self) -> float:
+        """Seconds since the epoch, for the record a person reads."""
+
+    def sleep(self, seconds: float) -> None: ...
+
+    def sleep_until(self, deadline: float) -> None:
+        """Sleep until monotonic() >= deadline (no drift from repeated short sleeps)."""
+
+    def call_later(self, delay_s: float, callback: Callable[[], None]) -> Timer:
+        """Run `callback` once after `delay_s`, unless cancelled first."""
+
+
+class SystemClock:
+    """The real clock. `sleep_until` spins the last 2 ms so a hold lands within a millisecond."""
+
+    _SPIN_S = 0.002
+
+    def monotonic(self) -> float:
+        return time.monotonic()
+
+    def wall(self) -> float:
+        return time.time()
+
+    def sleep(self, seconds: float) -> None:
+        self.sleep_until(time.monotonic() + seconds)
+
+    def sleep_until(self, deadline: float) -> None:
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return
+            # time.sleep can overshoot by the scheduler's slice; stop short and spin the rest.
+            time.sleep(remaining - self._SPIN_S if remaining > self._SPIN_S else 0)
+
+    def call_later(self, delay_s: float, callback: Callable[[], None]) -> Timer:
+        timer = threading.Timer(max(0.0, delay_s), callback)
+        timer.daemon = True
+        timer.start()
+        return timer
+
+
+class _FakeTimer:
+    def __init__(self) -> None:
+        self.cancelled = False
+
+    def cancel(self) -> None:
+        self.cancelled = True
+
+
+class FakeClock:
+    """A clock for tests: time moves only when code sleeps; due timers fire on the way."""
+
+    def __init__(self, start: float = 1000.0, wall_start: float = 1_790_000_000.0) -> None:
+        self._now = start
+        self._wall_offset = wall_start - start
+        self._timers: list[tuple[float, int, _FakeTimer, Callable[[], None]]] = []
+        self._seq = itertools.count()
+        self._lock = threading.RLock()
+        self.sleeps: list[float] = []
+
+    def monotonic(self) -> float:
+        return self._now
+
+    def wall(self) -> float:
+        return self._now + self._wall_offset
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.advance(max(0.0, seconds))
+
+    def sleep_until(self, deadline: float) -> None:
+        self.sleep(max(0.0, deadline - self._now))
+
+    def call_later(self, delay_s: float, callback: Callable[[], None]) -> Timer:
+        timer = _FakeTimer()
+        with self._lock:
+            heapq.heappush(self._timers, (self._now + delay_s, next(self._seq), timer, callback))
+        return timer
+
+    def advance(self, seconds: float) -> None:
+        """Move time forward, firing every timer that falls due, at its own moment."""
+        end = self._now + seconds
+        while True:
+            with self._lock:
+                if not self._timers or self._timers[0][0] > end:
+                    break
+                due, _, timer, callback = heapq.heappop(self._timers)
+            self._now = max(self._now, due)
+            if not timer.cancelled:
+                callback()
+        self._now = end

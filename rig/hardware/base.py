@@ -1,0 +1,140 @@
+"""The two actuators of a bay, as tiny interfaces (labgrid's PowerProtocol, in our words).
+
+The procedure talks only to these. Backends (gpio, board, manual) implement them; the safety
+limits every backend shares (no press over 60 s, rest after each press, auto-release) live in
+`GuardedPresser`, so a backend cannot forget them.
+"""
+
+from __future__ import annotations
+
+import threading
+from abc import ABC, abstractmethod
+
+from rig.clock import Clock, Timer
+from rig.errors import CooldownError, SafetyLimitError
+
+#: No press, ever, longer than this (DESIGN.md §3; the board enforces the same 60000 ms).
+MAX_PRESS_S = 60.0
+
+
+class PowerSwitch(ABC):
+    """The camera's PoE power. The relay is wired NC: energised = power cut."""
+
+    name: str = "power"
+
+    @abstractmethod
+    def on(self) -> None:
+        """Give the camera power (relay de-energised)."""
+
+    @abstractmethod
+    def off(self) -> None:
+        """Cut the camera's power (relay energised)."""
+
+    @abstractmethod
+    def is_on(self) -> bool: ...
+
+    def make_safe(self) -> None:
+        """De-energise the relay: with NC wiring the camera keeps (or gets back) its power."""
+        if not self.is_on():
+            self.on()
+
+    def close(self) -> None:  # noqa: B027 - optional for backends without resources
+        """Release the backend's resources; idempotent."""
+
+
+class Presser(ABC):
+    """The solenoid on the camera's reset pin."""
+
+    name: str = "presser"
+
+    @abstractmethod
+    def press(self, max_s: float) -> None:
+        """Pin down now; released by the backend itself after `max_s` at the latest."""
+
+    @abstractmethod
+    def release(self) -> float | None:
+        """Pin up now. Returns how long it was down by the backend's own clock, if it knows."""
+
+    @abstractmethod
+    def is_pressed(self) -> bool: ...
+
+    def make_safe(self) -> None:
+        if self.is_pressed():
+            self.release()
+
+    def close(self) -> None:  # noqa: B027 - optional for backends without resources
+        """Release the backend's resources; idempotent."""
+
+
+class GuardedPresser(Presser):
+    """Software safety for a presser the host drives directly (gpio, manual).
+
+    - refuses a press longer than MAX_PRESS_S;
+    - refuses a press until the solenoid has rested as long as it last worked;
+    - arms a timer that releases the pin after `max_s` even if the caller hangs.
+    """
+
+    def __init__(self, clock: Clock) -> None:
+        self._clock = clock
+        self._lock = threading.RLock()
+        self._pressed_at: float | None = None
+        self._rest_until = float("-inf")
+        self._guard: Timer | None = None
+        self.auto_released = False
+
+    @abstractmethod
+    def _down(self) -> None: ...
+
+    @abstractmethod
+    def _up(self) -> None: ...
+
+    def rest_remaining_s(self) -> float:
+        return max(0.0, self._rest_until - self._clock.monotonic())
+
+    def rest_until(self, monotonic_s: float) -> None:
+        """Carry a rest over from an earlier process (the records know the last press)."""
+        self._rest_until = max(self._rest_until, monotonic_s)
+
+    def press(self, max_s: float) -> None:
+        if not 0 < max_s <= MAX_PRESS_S:
+            raise SafetyLimitError(f"press of {max_s:g} s refused: limit is {MAX_PRESS_S:g} s")
+        with self._lock:
+            if self._pressed_at is not None:
+                raise SafetyLimitError(f"{self.name}: already pressed")
+            remaining = self.rest_remaining_s()
+            if remaining > 0:
+                raise CooldownError(
+                    f"{self.name}: solenoid must rest {remaining:.1f} s more", remaining
+                )
+            self.auto_released = False
+            self._pressed_at = self._clock.monotonic()
+            self._guard = self._clock.call_later(max_s, self._auto_release)
+        self._down()
+
+    def _auto_release(self) -> None:
+        with self._lock:
+            if self._pressed_at is None:
+                return
+            self.auto_released = True
+        self.release()
+
+    def release(self) -> float | None:
+        with self._lock:
+            # Pin up first, bookkeeping after: safety does not wait for anything.
+            self._up()
+            if self._pressed_at is None:
+                return None
+            held_s = self._clock.monotonic() - self._pressed_at
+            self._pressed_at = None
+            self._rest_until = self._clock.monotonic() + held_s
+            if self._guard is not None:
+                self._guard.cancel()
+                self._guard = None
+            return held_s
+
+    def is_pressed(self) -> bool:
+        return self._pressed_at is not None
+
+    def make_safe(self) -> None:
+        # Always drive the pin up, even if our bookkeeping thinks it is already up.
+        self.release()
