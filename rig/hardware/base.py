@@ -62,6 +62,10 @@ class Presser(ABC):
         if self.is_pressed():
             self.release()
 
+    def rest_remaining_s(self) -> float:
+        """How much longer the solenoid must rest before it may press again."""
+        return 0.0
+
     def close(self) -> None:  # noqa: B027 - optional for backends without resources
         """Release the backend's resources; idempotent."""
 

@@ -1,0 +1,368 @@
+"""The `rig` command line (also `python -m rig`). DESIGN.md §5 is the contract.
+
+Exit codes: 0 every unit reset_verified, 1 any not (or a runtime failure), 2 bad usage or
+config. Errors are one line on stderr, never a traceback (`--debug` shows it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from rig import __version__
+from rig.clock import Clock, SystemClock
+from rig.config import (
+    DEFAULT_CONFIG,
+    EXAMPLE_CONFIG,
+    BayConfig,
+    RigConfig,
+    load_config,
+    resolve_data_dir,
+)
+from rig.errors import Aborted, ConfigError, RigError
+from rig.hardware.bay import BayHardware
+from rig.hardware.factory import build_bay
+from rig.jobs import JobReport, carry_over_rest, plan_for, run_job
+from rig.operator import Operator, TerminalOperator
+from rig.outcomes import Outcome
+from rig.profiles import all_profiles
+from rig.progress import Progress
+from rig.records.export import to_csv, to_json
+from rig.records.store import RecordStore
+from rig.safety import SafeGuard
+from rig.verify.base import Verifier
+
+log = logging.getLogger("rig")
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+class UsageError(ConfigError):
+    """Bad command-line usage (exit 2)."""
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="rig", description="Factory-reset Hikvision IP cameras and prove it."
+    )
+    parser.add_argument("--version", action="version", version=f"rig {__version__}")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks and debug logs")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def with_config(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--config", type=Path, default=DEFAULT_CONFIG, help="default: rig.toml")
+        p.add_argument("--data-dir", help="where the records live (overrides [station] data_dir)")
+
+    p = sub.add_parser("reset", help="reset the unit in a bay and verify it")
+    with_config(p)
+    p.add_argument("--bay", action="append", help="bay name (repeat for several; default all)")
+    p.add_argument("--serial", help="the serial printed on the unit's label (scanned)")
+    p.add_argument("--json", action="store_true", help="one JSON object per unit on stdout")
+
+    p = sub.add_parser("selftest", help="click the relay and tap the solenoid of a bay")
+    with_config(p)
+    p.add_argument("--bay", required=True)
+
+    sub.add_parser("profiles", help="list the camera model profiles")
+
+    p = sub.add_parser("init", help="write a commented example rig.toml")
+    p.add_argument("path", nargs="?", type=Path, default=DEFAULT_CONFIG)
+    p.add_argument("--force", action="store_true", help="overwrite an existing file")
+
+    p = sub.add_parser("report", help="export the records")
+    with_config(p)
+    p.add_argument("--format", choices=("json", "csv"), default="csv")
+    p.add_argument("--since", help="only jobs started on or after this date (YYYY-MM-DD)")
+    p.add_argument("--output", "-o", type=Path, help="write here instead of stdout")
+
+    p = sub.add_parser("status", help="the bays of the config and their last job")
+    with_config(p)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.debug else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    try:
+        return int(COMMANDS[args.command](args))
+    except ConfigError as exc:
+        print(f"rig: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except (RigError, OSError) as exc:
+        if args.debug:
+            raise
+        print(f"rig: error: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    except KeyboardInterrupt:
+        print("rig: stopped", file=sys.stderr)
+        return EXIT_FAILED
+
+
+# -- commands -----------------------------------------------------------------------------
+
+
+def cmd_reset(args: argparse.Namespace, *, clock: Clock | None = None) -> int:
+    config = load_config(args.config)
+    bays = [config.bay(name) for name in args.bay] if args.bay else list(config.bays)
+    if args.serial and len(bays) != 1:
+        raise UsageError("--serial names one unit: give exactly one --bay with it")
+    return reset_bays(
+        config,
+        bays,
+        clock=clock or SystemClock(),
+        data_dir=resolve_data_dir(args.data_dir, config),
+        scanned_serial=args.serial,
+        as_json=args.json,
+        operator=TerminalOperator(),
+    )
+
+
+def reset_bays(
+    config: RigConfig,
+    bays: list[BayConfig],
+    *,
+    clock: Clock,
+    data_dir: Path,
+    scanned_serial: str | None,
+    as_json: bool,
+    operator: Operator,
+    pin_factory: object = None,
+    progress: Progress | None = None,
+    make_verifier: object = None,
+) -> int:
+    """Reset the given bays one after another; print one JSON object (or line) per unit."""
+    # Open the records first: a disk that cannot take them must stop us before anything moves.
+    with RecordStore(data_dir) as store, SafeGuard() as guard:
+        progress = progress or Progress(clock)
+        reports: list[JobReport] = []
+        with progress:
+            for bay in bays:
+                hw = build_bay(bay, config, clock, operator, pin_factory=pin_factory)
+                guard.add(hw)
+                try:
+                    report = _reset_one(
+                        config,
+                        bay,
+                        hw,
+                        store,
+                        clock,
+                        operator,
+                        progress,
+                        scanned_serial,
+                        make_verifier,
+                    )
+                finally:
+                    hw.close()
+                reports.append(report)
+                progress.outcome(bay.name, report.result.outcome.value)
+                _print_report(report, as_json, progress.console)
+                if report.result.outcome is Outcome.ABORTED:
+                    break  # a signal or the operator stopped the run: no further bays
+    ok = reports and all(r.result.outcome is Outcome.RESET_VERIFIED for r in reports)
+    return EXIT_OK if ok and len(reports) == len(bays) else EXIT_FAILED
+
+
+def _reset_one(
+    config: RigConfig,
+    bay: BayConfig,
+    hw: BayHardware,
+    store: RecordStore,
+    clock: Clock,
+    operator: Operator,
+    progress: Progress,
+    scanned_serial: str | None,
+    make_verifier: object,
+) -> JobReport:
+    carry_over_rest(store, hw, clock)
+    verifier = _verifier(bay, config, operator, clock, make_verifier)
+
+    def on_stage(stage: str, deadline: float | None) -> None:
+        progress.stage(bay.name, stage, deadline)
+
+    try:
+        return run_job(
+            station=config.station.name,
+            bay=bay,
+            hw=hw,
+            verifier=verifier,
+            store=store,
+            clock=clock,
+            plan=plan_for(bay, scanned_serial=scanned_serial),
+            on_stage=on_stage,
+        )
+    finally:
+        verifier.close()
+
+
+def _verifier(
+    bay: BayConfig, config: RigConfig, operator: Operator, clock: Clock, make: object
+) -> Verifier:
+    if callable(make):
+        verifier = make(bay)
+        assert isinstance(verifier, Verifier)
+        return verifier
+    if bay.verify == "manual":
+        from rig.verify.manual import ManualVerifier
+
+        return ManualVerifier(operator, bay=bay.name)
+    raise ConfigError(
+        f"{config.source}: bay {bay.name}: verify = {bay.verify!r} is not available in this"
+        ' version; use verify = "manual"'
+    )
+
+
+def _print_report(report: JobReport, as_json: bool, console: Console) -> None:
+    if as_json:
+        print(json.dumps(report.as_json(), sort_keys=True), flush=True)
+        return
+    r = report.result
+    hold = f"{r.hold_s:.3f} s" if r.hold_s is not None else "-"
+    print(
+        f"job {report.job_id} bay {report.bay}: {r.outcome.value} ({r.reason});"
+        f" unit {r.unit.serial or '?'} mac {r.unit.mac or '?'}; hold {hold}",
+        flush=True,
+    )
+
+
+def cmd_selftest(args: argparse.Namespace, *, clock: Clock | None = None) -> int:
+    config = load_config(args.config)
+    bay = config.bay(args.bay)
+    clock = clock or SystemClock()
+    operator = TerminalOperator()
+    hw = build_bay(bay, config, clock, operator)
+    with SafeGuard([hw]):
+        try:
+            selftest(hw, clock, operator)
+        finally:
+            hw.close()
+    return EXIT_OK
+
+
+def selftest(hw: BayHardware, clock: Clock, operator: Operator) -> None:
+    """Click the relay and tap the solenoid so the technician can see and hear both."""
+    operator.tell(f"Bay {hw.name}: relay: cutting power for 1 s (listen for two clicks)")
+    hw.power.off()
+    clock.sleep(1.0)
+    hw.power.on()
+    clock.sleep(0.5)
+    for _ in range(2):
+        operator.tell(f"Bay {hw.name}: solenoid: tap (watch the plunger)")
+        hw.presser.press(0.5)
+        clock.sleep(0.2)
+        hw.presser.release()
+        clock.sleep(max(0.3, hw.presser.rest_remaining_s()))
+    operator.tell(f"Bay {hw.name}: selftest done; the bay is in its safe state")
+
+
+def cmd_profiles(args: argparse.Namespace) -> int:
+    table = Table(title="camera profiles")
+    for column in ("model", "kind", "procedure", "off_s", "hold_s", "window", "boot", "escalation"):
+        table.add_column(column)
+    for p in all_profiles().values():
+        table.add_row(
+            p.model,
+            p.kind,
+            p.procedure,
+            f"{p.off_s:g}",
+            f"{p.hold_s:g}",
+            f"{p.hold_window_s[0]:g}–{p.hold_window_s[1]:g}",
+            f"{p.boot_timeout_s:g}",
+            ", ".join(f"{h:g}" for h in p.escalation_holds_s),
+        )
+    console = Console(width=140)
+    console.print(table)
+    for p in all_profiles().values():
+        console.print(f"[bold]{p.model}[/]: {p.fixture}")
+    return EXIT_OK
+
+
+def cmd_init(args: argparse.Namespace) -> int:
+    path: Path = args.path
+    if path.exists() and not args.force:
+        raise UsageError(f"{path}: already exists (use --force to overwrite)")
+    path.write_text(EXAMPLE_CONFIG, encoding="utf-8")
+    print(f"wrote {path}: edit the bays, then `rig selftest --bay A`", file=sys.stderr)
+    return EXIT_OK
+
+
+def _since(value: str | None) -> float | None:
+    if value is None:
+        return None
+    try:
+        day = datetime.strptime(value, "%Y-%m-%d").replace(tzinfo=UTC)
+    except ValueError:
+        raise UsageError(f"--since: expected a date YYYY-MM-DD, got {value!r}") from None
+    return day.timestamp()
+
+
+def _open_records(args: argparse.Namespace) -> RecordStore:
+    config = load_config(args.config) if args.config.exists() or not args.data_dir else None
+    return RecordStore(resolve_data_dir(args.data_dir, config))
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    since = _since(args.since)
+    with _open_records(args) as store:
+        jobs = store.jobs(since_wall=since)
+    text = to_json(jobs) if args.format == "json" else to_csv(jobs)
+    if args.output:
+        args.output.write_text(text, encoding="utf-8")
+    else:
+        sys.stdout.write(text if text.endswith("\n") else text + "\n")
+    return EXIT_OK
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    config = load_config(args.config)
+    with RecordStore(resolve_data_dir(args.data_dir, config)) as store:
+        jobs = store.jobs()
+    table = Table(title=f"station {config.station.name}")
+    for column in ("bay", "power", "presser", "profile", "hold_s", "last job", "outcome"):
+        table.add_column(column)
+    for bay in config.bays:
+        last = next((j for j in reversed(jobs) if j["bay"] == bay.name), None)
+        table.add_row(
+            bay.name,
+            _describe(bay.power),
+            _describe(bay.presser),
+            bay.profile.model,
+            f"{bay.hold_s:g}",
+            str(last["job_id"]) if last else "-",
+            (last["outcome"] or "running") if last else "-",
+        )
+    Console().print(table)
+    return EXIT_OK
+
+
+def _describe(hw: object) -> str:
+    if isinstance(hw, str):
+        return hw
+    gpio = getattr(hw, "gpio", None)
+    if gpio is not None:
+        return f"GPIO{gpio}"
+    return f"{getattr(hw, 'board', '?')} ch{getattr(hw, 'channel', '?')}"
+
+
+COMMANDS = {
+    "reset": cmd_reset,
+    "selftest": cmd_selftest,
+    "profiles": cmd_profiles,
+    "init": cmd_init,
+    "report": cmd_report,
+    "status": cmd_status,
+}
+
+__all__ = ["Aborted", "main"]

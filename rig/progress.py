@@ -1,0 +1,77 @@
+"""The live progress display on stderr: the stage each bay is in and the countdown.
+
+stdout stays clean for `--json`. On a terminal it is a rich Live table refreshed a few times a
+second; elsewhere (a log file, CI) each stage is one plain line.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+
+from rich.console import Console
+from rich.live import Live
+from rich.table import Table
+
+from rig.clock import Clock
+
+
+@dataclass
+class _BayState:
+    stage: str = "waiting"
+    deadline: float | None = None
+    unit: str = ""
+    outcome: str = ""
+
+
+class Progress:
+    def __init__(self, clock: Clock, console: Console | None = None) -> None:
+        self._clock = clock
+        self.console = console or Console(stderr=True)
+        self._bays: dict[str, _BayState] = {}
+        self._lock = threading.Lock()
+        self._live: Live | None = None
+
+    def __enter__(self) -> Progress:
+        if self.console.is_terminal:
+            self._live = Live(
+                get_renderable=self._render, console=self.console, refresh_per_second=8
+            )
+            self._live.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._live is not None:
+            self._live.stop()
+            self._live = None
+
+    def stage(self, bay: str, name: str, deadline: float | None = None) -> None:
+        with self._lock:
+            state = self._bays.setdefault(bay, _BayState())
+            state.stage, state.deadline = name, deadline
+        if self._live is None:
+            left = self._left(deadline)
+            self.console.print(f"bay {bay}: {name}" + (f" ({left})" if left else ""))
+
+    def unit(self, bay: str, unit: str) -> None:
+        with self._lock:
+            self._bays.setdefault(bay, _BayState()).unit = unit
+
+    def outcome(self, bay: str, outcome: str) -> None:
+        with self._lock:
+            state = self._bays.setdefault(bay, _BayState())
+            state.outcome, state.stage, state.deadline = outcome, "done", None
+
+    def _left(self, deadline: float | None) -> str:
+        if deadline is None:
+            return ""
+        return f"{max(0.0, deadline - self._clock.monotonic()):5.1f} s left"
+
+    def _render(self) -> Table:
+        table = Table(title="reset rig", expand=False)
+        for column in ("bay", "unit", "stage", "countdown", "outcome"):
+            table.add_column(column)
+        with self._lock:
+            for bay, s in self._bays.items():
+                table.add_row(bay, s.unit, s.stage, self._left(s.deadline), s.outcome)
+        return table

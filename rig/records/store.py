@@ -1,0 +1,241 @@
+"""The records: one SQLite file (stdlib sqlite3, WAL) in the station's data directory.
+
+A job row is written when the job starts (outcome empty = running), each step is committed the
+moment it ends, and the outcome when the job ends: a crash or a power cut loses nothing that
+had finished, and a job found still running at the next start was interrupted.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from rig.errors import RigError
+from rig.procedure import Plan, Result, Step
+from rig.verify.base import Unit
+
+DB_NAME = "rig.sqlite3"
+SCHEMA_VERSION = 1
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS jobs (
+    id             INTEGER PRIMARY KEY AUTOINCREMENT,
+    station        TEXT NOT NULL,
+    bay            TEXT NOT NULL,
+    profile        TEXT NOT NULL,
+    procedure      TEXT NOT NULL,
+    attempt        INTEGER NOT NULL DEFAULT 1,
+    scanned_serial TEXT,
+    serial         TEXT,
+    mac            TEXT,
+    model          TEXT,
+    firmware       TEXT,
+    target_hold_s  REAL NOT NULL,
+    hold_s         REAL,
+    outcome        TEXT,
+    reason         TEXT,
+    started_wall   REAL NOT NULL,
+    ended_wall     REAL,
+    plan_json      TEXT NOT NULL,
+    unit_json      TEXT,
+    evidence_json  TEXT
+);
+CREATE TABLE IF NOT EXISTS steps (
+    id           INTEGER PRIMARY KEY AUTOINCREMENT,
+    job_id       INTEGER NOT NULL REFERENCES jobs(id),
+    seq          INTEGER NOT NULL,
+    name         TEXT NOT NULL,
+    started_mono REAL NOT NULL,
+    ended_mono   REAL,
+    started_wall REAL NOT NULL,
+    details_json TEXT NOT NULL,
+    error        TEXT
+);
+CREATE INDEX IF NOT EXISTS steps_job ON steps(job_id, seq);
+CREATE INDEX IF NOT EXISTS jobs_started ON jobs(started_wall);
+"""
+
+
+class RecordError(RigError, OSError):
+    """The records cannot be written (full disk, read-only, corrupt file)."""
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, default=str)
+
+
+class RecordStore:
+    def __init__(self, data_dir: Path) -> None:
+        self.path = data_dir / DB_NAME
+        try:
+            data_dir.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+            self._db.row_factory = sqlite3.Row
+            self._db.execute("PRAGMA journal_mode=WAL")
+            # FULL: a committed step survives a power cut too, not only a crash.
+            self._db.execute("PRAGMA synchronous=FULL")
+            self._db.execute("PRAGMA foreign_keys=ON")
+            self._db.executescript(_SCHEMA)
+            self._db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+        except (OSError, sqlite3.Error) as exc:
+            raise RecordError(f"records at {self.path}: cannot open for writing: {exc}") from None
+        self._lock = threading.Lock()
+        self._seq: dict[int, int] = {}
+
+    def close(self) -> None:
+        self._db.close()
+
+    def __enter__(self) -> RecordStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _write(self, sql: str, params: tuple[Any, ...]) -> int:
+        with self._lock:
+            try:
+                cursor = self._db.execute(sql, params)  # autocommit: one statement, one commit
+            except sqlite3.Error as exc:
+                raise RecordError(f"records at {self.path}: write failed: {exc}") from None
+            return cursor.lastrowid or 0
+
+    # -- writing -----------------------------------------------------------------------
+
+    def start_job(
+        self, *, station: str, bay: str, profile: str, plan: Plan, wall: float, attempt: int = 1
+    ) -> int:
+        job_id = self._write(
+            "INSERT INTO jobs (station, bay, profile, procedure, attempt, scanned_serial,"
+            " target_hold_s, started_wall, plan_json) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                station,
+                bay,
+                profile,
+                plan.procedure,
+                attempt,
+                plan.scanned_serial,
+                plan.hold_s,
+                wall,
+                _json(asdict(plan)),
+            ),
+        )
+        self._seq[job_id] = 0
+        return job_id
+
+    def add_step(self, job_id: int, step: Step) -> None:
+        self._seq[job_id] = self._seq.get(job_id, 0) + 1
+        self._write(
+            "INSERT INTO steps (job_id, seq, name, started_mono, ended_mono, started_wall,"
+            " details_json, error) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                job_id,
+                self._seq[job_id],
+                step.name,
+                step.started_mono,
+                step.ended_mono,
+                step.started_wall,
+                _json(step.details),
+                step.error,
+            ),
+        )
+
+    def set_unit(self, job_id: int, unit: Unit) -> None:
+        self._write(
+            "UPDATE jobs SET serial=?, mac=?, model=?, firmware=?, unit_json=? WHERE id=?",
+            (unit.serial, unit.mac, unit.model, unit.firmware, _json(unit.as_dict()), job_id),
+        )
+
+    def finish_job(self, job_id: int, result: Result, wall: float) -> None:
+        self.set_unit(job_id, result.unit)
+        self._write(
+            "UPDATE jobs SET outcome=?, reason=?, hold_s=?, ended_wall=?, evidence_json=?"
+            " WHERE id=?",
+            (
+                result.outcome.value,
+                result.reason,
+                result.hold_s,
+                wall,
+                _json(result.evidence),
+                job_id,
+            ),
+        )
+
+    def mark_interrupted(self, wall: float) -> list[int]:
+        """Jobs that were running when the station died end `aborted` (reason interrupted)."""
+        with self._lock:
+            ids = [r[0] for r in self._db.execute("SELECT id FROM jobs WHERE outcome IS NULL")]
+        for job_id in ids:
+            self._write(
+                "UPDATE jobs SET outcome='aborted', reason='interrupted', ended_wall=?"
+                " WHERE id=? AND outcome IS NULL",
+                (wall, job_id),
+            )
+        return ids
+
+    # -- reading -----------------------------------------------------------------------
+
+    def jobs(self, *, since_wall: float | None = None) -> list[dict[str, Any]]:
+        sql = "SELECT * FROM jobs"
+        params: tuple[Any, ...] = ()
+        if since_wall is not None:
+            sql += " WHERE started_wall >= ?"
+            params = (since_wall,)
+        with self._lock:
+            rows = self._db.execute(sql + " ORDER BY id", params).fetchall()
+        return [self._job_dict(row) for row in rows]
+
+    def job(self, job_id: int) -> dict[str, Any]:
+        with self._lock:
+            row = self._db.execute("SELECT * FROM jobs WHERE id=?", (job_id,)).fetchone()
+        if row is None:
+            raise KeyError(job_id)
+        return self._job_dict(row)
+
+    def steps(self, job_id: int) -> list[dict[str, Any]]:
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT * FROM steps WHERE job_id=? ORDER BY seq", (job_id,)
+            ).fetchall()
+        return [
+            {
+                "name": r["name"],
+                "started_mono": r["started_mono"],
+                "ended_mono": r["ended_mono"],
+                "started_wall": r["started_wall"],
+                "details": json.loads(r["details_json"]),
+                "error": r["error"],
+            }
+            for r in rows
+        ]
+
+    def last_press(self, bay: str) -> tuple[float, float] | None:
+        """(wall time the pin went up, seconds it was down) of the bay's last press."""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT s.started_wall, s.started_mono, s.ended_mono, s.details_json"
+                " FROM steps s JOIN jobs j ON j.id = s.job_id"
+                " WHERE j.bay=? AND s.name='hold' ORDER BY s.id DESC LIMIT 1",
+                (bay,),
+            ).fetchone()
+        if row is None:
+            return None
+        details = json.loads(row["details_json"])
+        pressed_s = details.get("pressed_s") or details.get("hold_s") or 0.0
+        if row["ended_mono"] is None:
+            return None
+        released_wall = row["started_wall"] + (row["ended_mono"] - row["started_mono"])
+        return released_wall, float(pressed_s)
+
+    def _job_dict(self, row: sqlite3.Row) -> dict[str, Any]:
+        names = row.keys()  # iterating a Row itself yields values, not column names
+        job = {k: row[k] for k in names if not k.endswith("_json")}
+        job["job_id"] = job.pop("id")
+        job["plan"] = json.loads(row["plan_json"])
+        job["unit"] = json.loads(row["unit_json"]) if row["unit_json"] else None
+        job["evidence"] = json.loads(row["evidence_json"]) if row["evidence_json"] else []
+        job["steps"] = self.steps(job["job_id"])
+        return job
