@@ -1,0 +1,146 @@
+"""Records: committed step by step (a crash loses nothing finished), exported as JSON and CSV."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import sqlite3
+from pathlib import Path
+
+import pytest
+from gpiozero.pins.mock import MockFactory
+
+from rig.clock import FakeClock
+from rig.config import parse_config
+from rig.jobs import carry_over_rest, plan_for, run_job
+from rig.outcomes import Outcome
+from rig.records.export import to_csv, to_json
+from rig.records.store import RecordError, RecordStore
+from rig.verify.base import Verdict
+from tests.fakes import ScriptedVerifier
+from tests.test_procedure import make_bay
+
+CONFIG = parse_config(
+    '[station]\nname = "bench-1"\n[[bays]]\nname = "A"\npower = { gpio = 17 }\n'
+    'presser = { gpio = 27 }\nprofile = "DS-2CD2143G2-I"\nverify = "manual"\n'
+)
+
+
+def committed(path: Path) -> tuple[list[str], list[tuple[object, ...]]]:
+    """What another process reading the file sees right now."""
+    db = sqlite3.connect(path)
+    try:
+        steps = [r[0] for r in db.execute("SELECT name FROM steps ORDER BY id")]
+        jobs = db.execute("SELECT id, outcome, serial FROM jobs").fetchall()
+    finally:
+        db.close()
+    return steps, jobs
+
+
+def test_steps_are_committed_as_they_end(
+    pins: MockFactory, clock: FakeClock, data_dir: Path
+) -> None:
+    bay_cfg = CONFIG.bays[0]
+    seen_mid_job: list[tuple[list[str], list[tuple[object, ...]]]] = []
+    with RecordStore(data_dir) as store:
+        verifier = ScriptedVerifier(clock)
+        real_wait_back = verifier.wait_back
+
+        def look_then_wait(timeout_s: float) -> Verdict | None:
+            seen_mid_job.append(committed(store.path))
+            return real_wait_back(timeout_s)
+
+        verifier.wait_back = look_then_wait  # type: ignore[method-assign]
+        report = run_job(
+            station="bench-1",
+            bay=bay_cfg,
+            hw=make_bay(pins, clock),
+            verifier=verifier,
+            store=store,
+            clock=clock,
+            plan=plan_for(bay_cfg, scanned_serial="AAWRJ12345678"),
+        )
+    steps, jobs = seen_mid_job[0]
+    assert steps == ["identify", "power_off", "press", "power_on", "hold"]
+    # The job is open (no outcome) but who the unit is was already on record.
+    assert jobs == [(report.job_id, None, "DS-2CD2143G2-I20230815AAWRJ12345678")]
+    steps, jobs = committed(data_dir / "rig.sqlite3")
+    assert steps[-3:] == ["wait_back", "verify", "safe"]
+    assert jobs == [(report.job_id, "reset_verified", "DS-2CD2143G2-I20230815AAWRJ12345678")]
+
+
+def test_job_record_and_exports(pins: MockFactory, clock: FakeClock, data_dir: Path) -> None:
+    bay_cfg = CONFIG.bays[0]
+    with RecordStore(data_dir) as store:
+        run_job(
+            station="bench-1",
+            bay=bay_cfg,
+            hw=make_bay(pins, clock),
+            verifier=ScriptedVerifier(clock, verdict=Verdict(Outcome.NOT_RESET, "still active")),
+            store=store,
+            clock=clock,
+            plan=plan_for(bay_cfg, scanned_serial="AAWRJ12345678"),
+        )
+        jobs = store.jobs()
+    job = jobs[0]
+    assert job["outcome"] == "not_reset"
+    assert job["hold_s"] == pytest.approx(18.0)
+    assert job["target_hold_s"] == 18.0
+    assert job["mac"] == "aa-bb-cc-00-11-22"
+    assert job["plan"]["off_s"] == 5.0
+    hold = next(s for s in job["steps"] if s["name"] == "hold")
+    assert hold["ended_mono"] - hold["started_mono"] == pytest.approx(18.0)
+
+    exported = json.loads(to_json(jobs))
+    assert exported[0]["outcome"] == "not_reset"
+    assert exported[0]["started"].startswith("2026-")
+    rows = list(csv.DictReader(io.StringIO(to_csv(jobs))))
+    assert rows[0]["serial"] == "DS-2CD2143G2-I20230815AAWRJ12345678"
+    assert rows[0]["outcome"] == "not_reset"
+    assert float(rows[0]["hold_s"]) == pytest.approx(18.0)
+    assert rows[0]["station"] == "bench-1"
+
+
+def test_the_rest_carries_over_between_runs(
+    pins: MockFactory, clock: FakeClock, data_dir: Path
+) -> None:
+    bay_cfg = CONFIG.bays[0]
+    with RecordStore(data_dir) as store:
+        run_job(
+            station="bench-1",
+            bay=bay_cfg,
+            hw=make_bay(pins, clock),
+            verifier=ScriptedVerifier(clock),
+            store=store,
+            clock=clock,
+            plan=plan_for(bay_cfg, scanned_serial=None),
+        )
+    pins.reset()
+    # A new process five seconds later: the solenoid worked 18.3 s and must rest the rest.
+    clock.sleep(5)
+    with RecordStore(data_dir) as store:
+        hw = make_bay(pins, clock)
+        carry_over_rest(store, hw, clock)
+        assert hw.presser.rest_remaining_s() == pytest.approx(18.3 - 5, abs=0.01)
+
+
+def test_interrupted_jobs_are_marked(clock: FakeClock, data_dir: Path) -> None:
+    with RecordStore(data_dir) as store:
+        job_id = store.start_job(
+            station="s",
+            bay="A",
+            profile="p",
+            plan=plan_for(CONFIG.bays[0], scanned_serial=None),
+            wall=clock.wall(),
+        )
+        assert store.mark_interrupted(clock.wall()) == [job_id]
+        assert store.job(job_id)["outcome"] == "aborted"
+        assert store.job(job_id)["reason"] == "interrupted"
+
+
+def test_unwritable_records_are_a_clear_error(tmp_path: Path) -> None:
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("")
+    with pytest.raises(RecordError, match="cannot open for writing"):
+        RecordStore(blocker / "records")
