@@ -11,8 +11,10 @@ import json
 import logging
 import sys
 from collections.abc import Sequence
+from contextlib import nullcontext
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 from rich.table import Table
@@ -39,6 +41,10 @@ from rig.records.export import to_csv, to_json
 from rig.records.store import RecordStore
 from rig.safety import SafeGuard
 from rig.verify.base import Verifier
+from rig.verify.network import NetworkWatch
+
+if TYPE_CHECKING:
+    from rig.network.sadp import SadpReply
 
 log = logging.getLogger("rig")
 
@@ -85,6 +91,18 @@ def _parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("status", help="the bays of the config and their last job")
     with_config(p)
+
+    p = sub.add_parser("demo", help="a full simulated reset: mock pins and a simulated camera")
+    p.add_argument("--data-dir", help="keep the demo's records here (default: a temp dir)")
+    p.add_argument("--off-s", type=float, default=5.0, help="power-off time (default 5)")
+    p.add_argument("--hold-s", type=float, default=18.0, help="hold time (default 18)")
+    p.add_argument("--boot-s", type=float, default=4.0, help="simulated boot time (default 4)")
+    p.add_argument("--json", action="store_true", help="the job as JSON on stdout")
+
+    p = sub.add_parser("discover", help="list the units answering SADP")
+    with_config(p)
+    p.add_argument("--window-s", type=float, default=2.0, help="listen this long (default 2)")
+    p.add_argument("--json", action="store_true", help="one JSON object per unit")
     return parser
 
 
@@ -141,11 +159,15 @@ def reset_bays(
     operator: Operator,
     pin_factory: object = None,
     progress: Progress | None = None,
-    make_verifier: object = None,
 ) -> int:
     """Reset the given bays one after another; print one JSON object (or line) per unit."""
     # Open the records first: a disk that cannot take them must stop us before anything moves.
-    with RecordStore(data_dir) as store, SafeGuard() as guard:
+    needs_network = any(bay.verify == "network" for bay in bays)
+    with (
+        RecordStore(data_dir) as store,
+        SafeGuard() as guard,
+        NetworkWatch(config.network) if needs_network else nullcontext() as network,
+    ):
         progress = progress or Progress(clock)
         reports: list[JobReport] = []
         with progress:
@@ -153,16 +175,9 @@ def reset_bays(
                 hw = build_bay(bay, config, clock, operator, pin_factory=pin_factory)
                 guard.add(hw)
                 try:
+                    verifier = _verifier(bay, config, operator, network)
                     report = _reset_one(
-                        config,
-                        bay,
-                        hw,
-                        store,
-                        clock,
-                        operator,
-                        progress,
-                        scanned_serial,
-                        make_verifier,
+                        config, bay, hw, verifier, store, clock, progress, scanned_serial
                     )
                 finally:
                     hw.close()
@@ -179,15 +194,13 @@ def _reset_one(
     config: RigConfig,
     bay: BayConfig,
     hw: BayHardware,
+    verifier: Verifier,
     store: RecordStore,
     clock: Clock,
-    operator: Operator,
     progress: Progress,
     scanned_serial: str | None,
-    make_verifier: object,
 ) -> JobReport:
     carry_over_rest(store, hw, clock)
-    verifier = _verifier(bay, config, operator, clock, make_verifier)
 
     def on_stage(stage: str, deadline: float | None) -> None:
         progress.stage(bay.name, stage, deadline)
@@ -208,20 +221,14 @@ def _reset_one(
 
 
 def _verifier(
-    bay: BayConfig, config: RigConfig, operator: Operator, clock: Clock, make: object
+    bay: BayConfig, config: RigConfig, operator: Operator, network: NetworkWatch | None
 ) -> Verifier:
-    if callable(make):
-        verifier = make(bay)
-        assert isinstance(verifier, Verifier)
-        return verifier
     if bay.verify == "manual":
         from rig.verify.manual import ManualVerifier
 
         return ManualVerifier(operator, bay=bay.name)
-    raise ConfigError(
-        f"{config.source}: bay {bay.name}: verify = {bay.verify!r} is not available in this"
-        ' version; use verify = "manual"'
-    )
+    assert network is not None
+    return network.verifier()
 
 
 def _print_report(report: JobReport, as_json: bool, console: Console) -> None:
@@ -356,7 +363,56 @@ def _describe(hw: object) -> str:
     return f"{getattr(hw, 'board', '?')} ch{getattr(hw, 'channel', '?')}"
 
 
+def cmd_demo(args: argparse.Namespace) -> int:
+    from rig.demo import run_demo
+
+    return run_demo(
+        data_dir=Path(args.data_dir) if args.data_dir else None,
+        off_s=args.off_s,
+        hold_s=args.hold_s,
+        boot_s=args.boot_s,
+        as_json=args.json,
+    )
+
+
+def cmd_discover(args: argparse.Namespace) -> int:
+    from rig.config import NetworkConfig
+    from rig.network.sadp import SadpClient
+
+    network = load_config(args.config).network if args.config.exists() else NetworkConfig()
+    with SadpClient(
+        network.sadp_target, source=network.sadp_source, interface=network.sadp_interface
+    ) as client:
+        replies = sorted(client.probe(args.window_s), key=lambda r: r.mac)
+    if args.json:
+        for r in replies:
+            print(json.dumps(_unit_json(r), sort_keys=True))
+        return EXIT_OK
+    table = Table(title=f"SADP: {len(replies)} unit(s) answered")
+    for column in ("MAC", "serial", "model", "firmware", "IP", "activated"):
+        table.add_column(column)
+    for r in replies:
+        activated = "?" if r.activated is None else ("yes" if r.activated else "no (factory)")
+        table.add_row(r.mac, r.device_sn, r.model, r.firmware, r.ipv4, activated)
+    Console().print(table)
+    return EXIT_OK
+
+
+def _unit_json(reply: SadpReply) -> dict[str, object]:
+    return {
+        "mac": reply.mac,
+        "serial": reply.device_sn,
+        "model": reply.model,
+        "firmware": reply.firmware,
+        "ip": reply.ipv4,
+        "http_port": reply.http_port,
+        "activated": reply.activated,
+    }
+
+
 COMMANDS = {
+    "demo": cmd_demo,
+    "discover": cmd_discover,
     "reset": cmd_reset,
     "selftest": cmd_selftest,
     "profiles": cmd_profiles,

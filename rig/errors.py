@@ -40,3 +40,7 @@ class ParseError(RigError, ValueError):
 
 class Aborted(RigError):
     """The operator or a signal stopped the job; the job ends `aborted`."""
+
+
+class UnitNotIdentified(RigError):
+    """Nothing proves which unit is in the bay; the job ends `wrong_device` before any move."""

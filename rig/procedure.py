@@ -17,7 +17,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from rig.clock import Clock
-from rig.errors import Aborted, CooldownError, HardwareFault, RigError, SafetyLimitError
+from rig.errors import (
+    Aborted,
+    CooldownError,
+    HardwareFault,
+    RigError,
+    SafetyLimitError,
+    UnitNotIdentified,
+)
 from rig.hardware.base import MAX_PRESS_S
 from rig.hardware.bay import BayHardware
 from rig.outcomes import Outcome
@@ -134,6 +141,8 @@ class Procedure:
             verdict = self._verify()
         except _Stop as stop:
             verdict = stop.verdict
+        except UnitNotIdentified as exc:
+            verdict = Verdict(Outcome.WRONG_DEVICE, str(exc))
         except (Aborted, KeyboardInterrupt) as exc:
             verdict = Verdict(Outcome.ABORTED, str(exc) or "interrupted by Ctrl-C")
         except (HardwareFault, SafetyLimitError, CooldownError, OSError) as exc:

@@ -1,0 +1,363 @@
+"""The network's proof of a reset (DESIGN.md §4): the same unit, back, in factory state.
+
+Identity, in order of strength: the serial the operator scanned (the end of SADP's DeviceSN),
+else the MAC seen answering before the cut, else the one unit that vanished when this bay's
+power was cut. Identity is by MAC, never by IP (reset cameras share 192.168.1.64).
+
+Factory state is judged by the firmware the unit itself reports: >= 5.3 has activation, so
+`Activated` must be false (SADP, confirmed by /SDK/activateStatus where reachable); older
+firmware has none, so one digest login with admin/12345 must succeed. Never more than one
+login per check: cameras lock the client out after a few failures.
+
+Waits here are in real time on the SADP poller's thread (the camera keeps real time too).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+from rig.config import NetworkConfig
+from rig.errors import UnitNotIdentified
+from rig.network.isapi import IsapiClient
+from rig.network.sadp import SadpClient, SadpPoller, SadpReply
+from rig.network.version import is_activation_firmware
+from rig.outcomes import Outcome
+from rig.verify.base import Unit, Verdict, Verifier
+
+# The factory login of firmware before 5.3: public knowledge, not a secret, but still kept
+# out of every record (only "admin/<factory default>" is written).
+FACTORY_USER, FACTORY_PASSWORD = "admin", "12345"
+# Came back and went again this many times after the release: a reboot loop.
+LOOP_CYCLES = 2
+
+IsapiFactory = Callable[[str, int], IsapiClient]
+
+
+def _without(mac: str) -> Callable[[dict[str, SadpReply]], bool]:
+    return lambda present: mac not in present
+
+
+class NetworkVerifier(Verifier):
+    def __init__(
+        self,
+        poller: SadpPoller,
+        *,
+        settle_s: float = 2.0,
+        http_timeout_s: float = 5.0,
+        isapi: IsapiFactory | None = None,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        super().__init__()
+        self._poller = poller
+        self._settle_s = settle_s
+        self._isapi = isapi or (
+            lambda host, port: IsapiClient(host, port, timeout_s=http_timeout_s)
+        )
+        self._now = monotonic
+        self._scanned: str | None = None
+        self._mac: str | None = None
+        self._method = "none"
+        self._before: dict[str, SadpReply] = {}
+        self._cut_at: float | None = None
+        self._ambiguous: list[str] = []
+        self._vanished: list[str] = []  # vanished at the cut while the scanned unit was unseen
+        self._released_at: float | None = None
+        self._back: SadpReply | None = None
+
+    # -- evidence ---------------------------------------------------------------------------
+
+    def _note(self, check: str, **details: Any) -> None:
+        self.evidence.append({"check": check, "at": round(self._now(), 4), **details})
+
+    def _adopt(self, reply: SadpReply) -> None:
+        self.unit = Unit(
+            serial=reply.device_sn,
+            mac=reply.mac,
+            model=reply.model,
+            firmware=reply.firmware,
+            ip=reply.ipv4,
+            activated=reply.activated,
+        )
+
+    def _matches(self, reply: SadpReply) -> bool:
+        if self._mac is not None:
+            return reply.mac == self._mac
+        return self._scanned is not None and reply.matches_serial(self._scanned)
+
+    def _ours(self, present: dict[str, SadpReply]) -> SadpReply | None:
+        return next((r for r in present.values() if self._matches(r)), None)
+
+    # -- identify, before the cut -----------------------------------------------------------
+
+    def identify(self, scanned_serial: str | None) -> Unit:
+        self._scanned = scanned_serial.strip() if scanned_serial else None
+        # One full poll cycle (plus a miss) so everything up has had the chance to answer.
+        start_polls = self._poller.polls
+        self._poller.wait_for(
+            lambda _: self._poller.polls >= start_polls + 2,
+            self._poller.poll_s * 4 + self._poller.window_s,
+        )
+        self._before = self._poller.present()
+        self._note("present_before_cut", macs=sorted(self._before))
+        if self._scanned is not None:
+            matches = [r for r in self._before.values() if r.matches_serial(self._scanned)]
+            if len(matches) > 1:
+                raise UnitNotIdentified(
+                    f"serial {self._scanned!r} matches {len(matches)} units on the network"
+                )
+            if matches:
+                self._mac, self._method = matches[0].mac, "scanned serial"
+                self._adopt(matches[0])
+                self._note("identity", method=self._method, sadp_xml=matches[0].xml)
+            else:
+                self._method = "scanned serial (not answering before the cut)"
+                self.unit = Unit(serial=self._scanned)
+                self._note("identity", method=self._method)
+            return self.unit
+        if not self._before:
+            raise UnitNotIdentified(
+                "no unit answered SADP before the cut and no serial was scanned"
+            )
+        self._method = "the unit that vanishes at the power cut"
+        self._note("identity", method=self._method)
+        return self.unit
+
+    # -- after the cut ------------------------------------------------------------------------
+
+    def wait_gone(self, min_wait_s: float) -> bool:
+        self._cut_at = self._now()
+        poller = self._poller
+        # The poller needs `misses_to_vanish` silent polls (plus the one in flight) to call a
+        # unit gone; the off time may be shorter than that, the bound may not.
+        bound_s = max(min_wait_s, poller.poll_s * (poller.misses_to_vanish + 2) + poller.window_s)
+        if self._mac is not None:
+            mac = self._mac
+            gone = poller.wait_for(lambda present: mac not in present, bound_s)
+            self._note("power_cut", mac=mac, vanished=gone, bound_s=round(bound_s, 3))
+            return gone
+        before = set(self._before)
+        if self._scanned is not None:
+            # The scanned unit was not answering: whatever vanishes now is in this bay, and if
+            # it comes back with another serial, the scan and the bay disagree.
+            if before:
+                poller.wait_for(lambda present: bool(before - set(present)), bound_s)
+            self._vanished = sorted(self._vanished_since_cut())
+            self._note("power_cut", vanished_macs=self._vanished, note="scanned unit not seen")
+            return True
+        poller.wait_for(lambda present: bool(before - set(present)), bound_s)
+        # Wait out one more poll: a second unit vanishing now makes the identity ambiguous.
+        time.sleep(poller.poll_s)
+        vanished = sorted(self._vanished_since_cut())
+        self._note("power_cut", vanished_macs=vanished, bound_s=round(bound_s, 3))
+        if len(vanished) == 1:
+            self._mac = vanished[0]
+            reply = self._before[self._mac]
+            self._adopt(reply)
+            self._note("identity", method=self._method, mac=self._mac, sadp_xml=reply.xml)
+            return True
+        if len(vanished) > 1:
+            self._ambiguous = vanished
+            return True  # the power did cut; whose unit it was is the verdict's problem
+        return False
+
+    def _vanished_since_cut(self) -> set[str]:
+        assert self._cut_at is not None
+        return {
+            e.mac
+            for e in self._poller.events
+            if e.kind == "vanished" and e.at >= self._cut_at and e.mac in self._before
+        }
+
+    # -- after the release ------------------------------------------------------------------
+
+    def wait_back(self, timeout_s: float) -> Verdict | None:
+        if self._ambiguous:
+            return Verdict(
+                Outcome.WRONG_DEVICE,
+                f"identity ambiguous: {len(self._ambiguous)} units vanished at the cut "
+                f"({', '.join(self._ambiguous)})",
+            )
+        self._released_at = self._now()
+        deadline = self._released_at + timeout_s
+        cycles = 0  # came back, then went again
+        if self._cut_at is None and self._mac is not None:
+            # No power cut (running-hold): the unit resets and reboots on its own after the
+            # release; the reply of the old boot must not count as the new one.
+            gone = self._poller.wait_for(_without(self._mac), timeout_s)
+            self._note("rebooting", mac=self._mac, vanished=gone)
+        while True:
+            remaining = deadline - self._now()
+            if remaining <= 0 or not self._poller.wait_for(self._ours_or_bays, remaining):
+                return self._not_back(timeout_s, cycles)
+            present = self._poller.present()
+            reply = self._ours(present)
+            if reply is None:
+                if stranger := next((m for m in self._vanished if m in present), None):
+                    return Verdict(
+                        Outcome.WRONG_DEVICE,
+                        f"the unit in the bay ({stranger}, {present[stranger].device_sn}) is not"
+                        f" the scanned {self._scanned}",
+                    )
+                continue
+            self._note("back", mac=reply.mac, after_s=round(self._now() - self._released_at, 3))
+            # Stay up for the settle time: a unit that drops again is looping, not booted.
+            mac = reply.mac
+            settle_s = min(self._settle_s, max(0.0, deadline - self._now()))
+            if not self._poller.wait_for(_without(mac), settle_s):
+                self._back = self._ours(self._poller.present()) or reply
+                return None
+            cycles += 1
+            self._note("dropped_again", mac=mac, cycles=cycles)
+            if cycles >= LOOP_CYCLES:
+                return Verdict(
+                    Outcome.REBOOT_LOOP,
+                    f"came back and went again {cycles} times",
+                    {"cycles": cycles},
+                )
+
+    def _ours_or_bays(self, present: dict[str, SadpReply]) -> bool:
+        return self._ours(present) is not None or any(m in present for m in self._vanished)
+
+    def _not_back(self, timeout_s: float, cycles: int) -> Verdict:
+        if cycles:
+            return Verdict(
+                Outcome.REBOOT_LOOP,
+                f"came back and went again {cycles} time(s), not up at the end of {timeout_s:g} s",
+                {"cycles": cycles},
+            )
+        newcomers = sorted(
+            e.mac
+            for e in self._poller.events
+            if e.kind == "appeared"
+            and self._released_at is not None
+            and e.at >= self._released_at
+            and e.mac not in self._before
+        )
+        if newcomers:
+            return Verdict(
+                Outcome.WRONG_DEVICE,
+                f"not the unit in the bay: {', '.join(newcomers)} answered instead",
+                {"newcomers": newcomers},
+            )
+        return Verdict(Outcome.NO_RESPONSE, f"did not come back within {timeout_s:g} s")
+
+    # -- the verdict --------------------------------------------------------------------------
+
+    def judge(self) -> Verdict:
+        reply = self._back or self._ours(self._poller.present())
+        if reply is None:
+            return Verdict(Outcome.NO_RESPONSE, "gone again before it could be checked")
+        before = self.unit
+        self._adopt(reply)
+        self._note("sadp_after", sadp_xml=reply.xml)
+        if self._scanned is not None and not reply.matches_serial(self._scanned):
+            return Verdict(
+                Outcome.WRONG_DEVICE,
+                f"MAC {reply.mac} came back with serial {reply.device_sn}, not {self._scanned}",
+            )
+        if before.serial and reply.device_sn and before.serial != reply.device_sn:
+            return Verdict(
+                Outcome.WRONG_DEVICE,
+                f"MAC {reply.mac} came back with serial {reply.device_sn}, not {before.serial}",
+            )
+        evidence: dict[str, Any] = {
+            "identity": self._method,
+            "firmware": reply.firmware,
+            "firmware_before": before.firmware,
+        }
+        activation = is_activation_firmware(reply.firmware)
+        if activation is None:
+            # An unreadable version: the unit's own Activated report decides if it sent one.
+            activation = reply.activated is not None
+        if activation:
+            return self._judge_activation(reply, evidence)
+        return self._judge_default_login(reply, evidence)
+
+    def _client(self, reply: SadpReply) -> IsapiClient | None:
+        if not reply.ipv4 or not reply.http_port:
+            return None
+        return self._isapi(reply.ipv4, reply.http_port)
+
+    def _judge_activation(self, reply: SadpReply, evidence: dict[str, Any]) -> Verdict:
+        evidence["sadp_activated"] = reply.activated
+        if reply.activated is True:
+            return Verdict(Outcome.NOT_RESET, "still activated (SADP)", evidence)
+        client = self._client(reply)
+        activated: bool | None = None
+        if client is not None:
+            with client:
+                activated, exchange = client.activate_status()
+            self._note("activate_status", **exchange.as_dict())
+            evidence["isapi_activated"] = activated
+        if activated is True:
+            return Verdict(Outcome.NOT_RESET, "still activated (ISAPI activateStatus)", evidence)
+        if reply.activated is None and activated is None:
+            return Verdict(
+                Outcome.NOT_RESET, "activation state unknown: SADP and ISAPI did not say", evidence
+            )
+        self.unit.activated = False
+        how = "SADP and activateStatus" if activated is False else "SADP (web port unreachable)"
+        return Verdict(Outcome.RESET_VERIFIED, f"inactive: factory state ({how})", evidence)
+
+    def _judge_default_login(self, reply: SadpReply, evidence: dict[str, Any]) -> Verdict:
+        client = self._client(reply)
+        if client is None:
+            return Verdict(Outcome.NO_RESPONSE, "no web address in its SADP reply", evidence)
+        with client:
+            info, exchange, lock = client.device_info(FACTORY_USER, FACTORY_PASSWORD)
+        self._note(
+            "factory_login", user=FACTORY_USER, password="<factory default>", **exchange.as_dict()
+        )
+        evidence["factory_login_status"] = exchange.status
+        if info is not None and exchange.status == 200:
+            if reply.device_sn and info.serial and info.serial != reply.device_sn:
+                return Verdict(
+                    Outcome.WRONG_DEVICE,
+                    f"the web answer is from {info.serial}, not {reply.device_sn}",
+                    evidence,
+                )
+            return Verdict(
+                Outcome.RESET_VERIFIED,
+                "the factory login admin/12345 works (firmware < 5.3)",
+                evidence,
+            )
+        if lock is not None and lock.locked:
+            evidence["lock_s"] = lock.unlock_s
+            return Verdict(
+                Outcome.NOT_RESET,
+                f"the camera has locked this rig out ({lock.unlock_s} s left)",
+                evidence,
+            )
+        if exchange.status == 401:
+            return Verdict(Outcome.NOT_RESET, "the factory login was refused", evidence)
+        return Verdict(
+            Outcome.NO_RESPONSE,
+            f"web port did not answer: {exchange.error or exchange.status}",
+            evidence,
+        )
+
+
+class NetworkWatch:
+    """The station's one SADP socket and poller, shared by every bay's verifier."""
+
+    def __init__(self, config: NetworkConfig) -> None:
+        self.config = config
+        self.client = SadpClient(
+            config.sadp_target, source=config.sadp_source, interface=config.sadp_interface
+        )
+        self.poller = SadpPoller(self.client, poll_s=config.sadp_poll_s)
+
+    def __enter__(self) -> NetworkWatch:
+        self.poller.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.poller.stop()
+        self.client.close()
+
+    def verifier(self) -> NetworkVerifier:
+        return NetworkVerifier(
+            self.poller, settle_s=self.config.settle_s, http_timeout_s=self.config.http_timeout_s
+        )
