@@ -49,6 +49,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("rig")
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+MIN_SERIAL_CHARS = 6
 
 
 class UsageError(ConfigError):
@@ -135,6 +136,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 def cmd_reset(args: argparse.Namespace, *, clock: Clock | None = None) -> int:
     config = load_config(args.config)
     bays = [config.bay(name) for name in args.bay] if args.bay else list(config.bays)
+    if args.serial is not None and len(args.serial.strip()) < MIN_SERIAL_CHARS:
+        # A stray keypress must not match the end of every serial on the network.
+        raise UsageError(f"--serial: {args.serial!r} is too short to identify a unit")
     if args.serial and len(bays) != 1:
         raise UsageError("--serial names one unit: give exactly one --bay with it")
     return reset_bays(
@@ -289,7 +293,7 @@ def cmd_profiles(args: argparse.Namespace) -> int:
             f"{p.boot_timeout_s:g}",
             ", ".join(f"{h:g}" for h in p.escalation_holds_s),
         )
-    console = Console(width=140)
+    console = _stdout_console()
     console.print(table)
     for p in all_profiles().values():
         console.print(f"[bold]{p.model}[/]: {p.fixture}")
@@ -350,8 +354,14 @@ def cmd_status(args: argparse.Namespace) -> int:
             str(last["job_id"]) if last else "-",
             (last["outcome"] or "running") if last else "-",
         )
-    Console().print(table)
+    _stdout_console().print(table)
     return EXIT_OK
+
+
+def _stdout_console() -> Console:
+    """A terminal keeps its width; a pipe or file gets lines wide enough for a serial."""
+    console = Console()
+    return console if console.is_terminal else Console(width=160)
 
 
 def _describe(hw: object) -> str:
@@ -390,11 +400,11 @@ def cmd_discover(args: argparse.Namespace) -> int:
         return EXIT_OK
     table = Table(title=f"SADP: {len(replies)} unit(s) answered")
     for column in ("MAC", "serial", "model", "firmware", "IP", "activated"):
-        table.add_column(column)
+        table.add_column(column, no_wrap=True)
     for r in replies:
         activated = "?" if r.activated is None else ("yes" if r.activated else "no (factory)")
         table.add_row(r.mac, r.device_sn, r.model, r.firmware, r.ipv4, activated)
-    Console().print(table)
+    _stdout_console().print(table)
     return EXIT_OK
 
 

@@ -267,10 +267,9 @@ class NetworkVerifier(Verifier):
             "firmware": reply.firmware,
             "firmware_before": before.firmware,
         }
-        activation = is_activation_firmware(reply.firmware)
-        if activation is None:
-            # An unreadable version: the unit's own Activated report decides if it sent one.
-            activation = reply.activated is not None
+        # A unit that reports Activated itself has the activation concept, whatever its
+        # version says (recorders number firmware differently); otherwise the version decides.
+        activation = reply.activated is not None or bool(is_activation_firmware(reply.firmware))
         if activation:
             return self._judge_activation(reply, evidence)
         return self._judge_default_login(reply, evidence)
@@ -320,7 +319,7 @@ class NetworkVerifier(Verifier):
                 )
             return Verdict(
                 Outcome.RESET_VERIFIED,
-                "the factory login admin/12345 works (firmware < 5.3)",
+                "the factory default login works (firmware < 5.3)",
                 evidence,
             )
         if lock is not None and lock.locked:
