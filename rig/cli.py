@@ -31,6 +31,7 @@ from rig.config import (
 )
 from rig.errors import Aborted, ConfigError, RigError
 from rig.hardware.bay import BayHardware
+from rig.hardware.board import BoardPool
 from rig.hardware.factory import build_bay
 from rig.jobs import JobReport, carry_over_rest, plan_for, run_job
 from rig.operator import Operator, TerminalOperator
@@ -98,7 +99,13 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--off-s", type=float, default=5.0, help="power-off time (default 5)")
     p.add_argument("--hold-s", type=float, default=18.0, help="hold time (default 18)")
     p.add_argument("--boot-s", type=float, default=4.0, help="simulated boot time (default 4)")
+    p.add_argument("--board", action="store_true", help="through the simulated firmware board")
     p.add_argument("--json", action="store_true", help="the job as JSON on stdout")
+
+    p = sub.add_parser("board", help="actuator board tools")
+    board_sub = p.add_subparsers(dest="board_command", required=True, metavar="ACTION")
+    check = board_sub.add_parser("check", help="identify a board, click relays, tap solenoids")
+    check.add_argument("port", help="serial device or pyserial URL, e.g. /dev/ttyACM0")
 
     p = sub.add_parser("discover", help="list the units answering SADP")
     with_config(p)
@@ -170,13 +177,14 @@ def reset_bays(
     with (
         RecordStore(data_dir) as store,
         SafeGuard() as guard,
+        BoardPool(config.boards) as boards,
         NetworkWatch(config.network) if needs_network else nullcontext() as network,
     ):
         progress = progress or Progress(clock)
         reports: list[JobReport] = []
         with progress:
             for bay in bays:
-                hw = build_bay(bay, config, clock, operator, pin_factory=pin_factory)
+                hw = build_bay(bay, config, clock, operator, pin_factory=pin_factory, boards=boards)
                 guard.add(hw)
                 try:
                     verifier = _verifier(bay, config, operator, network)
@@ -253,12 +261,13 @@ def cmd_selftest(args: argparse.Namespace, *, clock: Clock | None = None) -> int
     bay = config.bay(args.bay)
     clock = clock or SystemClock()
     operator = TerminalOperator()
-    hw = build_bay(bay, config, clock, operator)
-    with SafeGuard([hw]):
-        try:
-            selftest(hw, clock, operator)
-        finally:
-            hw.close()
+    with BoardPool(config.boards) as boards:
+        hw = build_bay(bay, config, clock, operator, boards=boards)
+        with SafeGuard([hw]):
+            try:
+                selftest(hw, clock, operator)
+            finally:
+                hw.close()
     return EXIT_OK
 
 
@@ -382,7 +391,19 @@ def cmd_demo(args: argparse.Namespace) -> int:
         hold_s=args.hold_s,
         boot_s=args.boot_s,
         as_json=args.json,
+        board=args.board,
     )
+
+
+def cmd_board(args: argparse.Namespace) -> int:
+    from rig.hardware.board import BoardLink, check_board
+
+    with BoardLink("board", args.port) as link:
+        problems = check_board(link, lambda line: print(line, flush=True))
+    for problem in problems:
+        print(f"PROBLEM {problem}", flush=True)
+    print("board OK" if not problems else f"board has {len(problems)} problem(s)", flush=True)
+    return EXIT_OK if not problems else EXIT_FAILED
 
 
 def cmd_discover(args: argparse.Namespace) -> int:
@@ -421,6 +442,7 @@ def _unit_json(reply: SadpReply) -> dict[str, object]:
 
 
 COMMANDS = {
+    "board": cmd_board,
     "demo": cmd_demo,
     "discover": cmd_discover,
     "reset": cmd_reset,

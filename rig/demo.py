@@ -23,6 +23,7 @@ from rig.config import parse_config
 from rig.operator import TerminalOperator
 from rig.records.show import print_job
 from rig.records.store import RecordStore
+from rig.sim.board import SimBoard
 from rig.sim.camera import CameraSpec, SimCamera
 from rig.sim.network import SimNetwork
 
@@ -36,16 +37,25 @@ name = "demo"
 sadp_target = "{target}"
 sadp_poll_s = 0.25
 settle_s = 1.0
-
+{boards}
 [[bays]]
 name = "A"
-power = {{ gpio = {relay}, active_high = false }}
-presser = {{ gpio = {solenoid} }}
+power = {power}
+presser = {presser}
 profile = "DS-2CD2143G2-I"
 off_s = {off_s}
 hold_s = {hold_s}
 boot_timeout_s = 60
 """
+GPIO_BAY = {
+    "boards": "",
+    "power": f"{{ gpio = {RELAY_GPIO}, active_high = false }}",
+    "presser": f"{{ gpio = {SOLENOID_GPIO} }}",
+}
+BOARD_BAY = {
+    "power": '{ board = "b1", channel = 1 }',
+    "presser": '{ board = "b1", channel = 1 }',
+}
 
 
 def relay_feeds_power(pin: Any) -> bool:
@@ -61,6 +71,7 @@ def run_demo(
     hold_s: float = 18.0,
     boot_s: float = 4.0,
     as_json: bool = False,
+    board: bool = False,
 ) -> int:
     from rig.cli import reset_bays  # the very path `rig reset` takes
 
@@ -73,24 +84,26 @@ def run_demo(
     spec = CameraSpec.sample(1, boot_s=boot_s, reset_hold_s=round(hold_s * 0.8, 3))
     label_serial = spec.device_sn[-13:]
     camera = SimCamera(spec)
+    sim_board = SimBoard(channels=4) if board else None
     try:
         with SimNetwork([camera]) as network, camera:
-            relay, solenoid = factory.pin(RELAY_GPIO), factory.pin(SOLENOID_GPIO)
-            camera.watch(lambda: relay_feeds_power(relay), lambda: bool(solenoid.state))
+            if sim_board is not None:
+                port = sim_board.start()
+                bay = {**BOARD_BAY, "boards": f'[boards.b1]\nport = "{port}"\n'}
+                camera.watch(lambda: sim_board.power_is_on(1), lambda: sim_board.pin_is_down(1))
+                wired = f"simulated board on {port}, channel 1"
+            else:
+                bay = GPIO_BAY
+                relay, solenoid = factory.pin(RELAY_GPIO), factory.pin(SOLENOID_GPIO)
+                camera.watch(lambda: relay_feeds_power(relay), lambda: bool(solenoid.state))
+                wired = f"mock pins GPIO{RELAY_GPIO} (relay), GPIO{SOLENOID_GPIO} (solenoid)"
             config = parse_config(
-                DEMO_CONFIG.format(
-                    target=network.target,
-                    relay=RELAY_GPIO,
-                    solenoid=SOLENOID_GPIO,
-                    off_s=off_s,
-                    hold_s=hold_s,
-                ),
+                DEMO_CONFIG.format(target=network.target, off_s=off_s, hold_s=hold_s, **bay),
                 "demo config",
             )
             console.print(
                 f"[bold]rig demo[/]: simulated {spec.model} {spec.device_sn} (MAC {spec.mac}),"
-                f" activated, on SADP {network.target}; mock pins GPIO{RELAY_GPIO} (relay),"
-                f" GPIO{SOLENOID_GPIO} (solenoid); records in {data_dir}"
+                f" activated, on SADP {network.target}; {wired}; records in {data_dir}"
             )
             code = reset_bays(
                 config,
@@ -108,5 +121,7 @@ def run_demo(
         print_job(job, console if as_json else Console(file=sys.stdout))
         return code
     finally:
+        if sim_board is not None:
+            sim_board.stop()
         Device.pin_factory = previous
         factory.reset()

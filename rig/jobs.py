@@ -8,7 +8,6 @@ from typing import Any
 
 from rig.clock import Clock
 from rig.config import BayConfig
-from rig.hardware.base import GuardedPresser
 from rig.hardware.bay import BayHardware
 from rig.procedure import Plan, Procedure, Result, Step
 from rig.records.store import RecordStore
@@ -62,7 +61,7 @@ def plan_for(bay: BayConfig, *, scanned_serial: str | None, hold_s: float | None
 def carry_over_rest(store: RecordStore, hw: BayHardware, clock: Clock) -> None:
     """A solenoid that worked in an earlier run must still rest (the records remember it)."""
     last = store.last_press(hw.name)
-    if last is None or not isinstance(hw.presser, GuardedPresser):
+    if last is None:
         return
     released_wall, pressed_s = last
     remaining = released_wall + pressed_s - clock.wall()

@@ -196,11 +196,15 @@ class Procedure:
             )
         with self.recorder.step("press", max_s=self._guard_s()):
             self._stage("pressing")
+            press_sent = self.clock.monotonic()
             presser.press(self._guard_s())
         with self.recorder.step("power_on"):
+            on_sent = self.clock.monotonic()
             power.on()
             on_at = self.clock.monotonic()
-        self._hold_and_release(since=on_at)
+        # A presser that times itself (the board) counts from its PRESS; the power came on
+        # (on_sent - press_sent) later by the same reckoning.
+        self._hold_and_release(since=on_at, own_clock_offset_s=on_sent - press_sent)
 
     def _running_hold(self) -> None:
         self._identify()
@@ -208,22 +212,27 @@ class Procedure:
             self._stage("pressing")
             down_at = self.clock.monotonic()  # the pin goes down at once; the hit is hold
             self.bay.presser.press(self._guard_s())
-        self._hold_and_release(since=down_at)
+        # There is no power-on: the hold counts from the press, on either clock.
+        self._hold_and_release(since=down_at, own_clock_offset_s=0.0)
 
-    def _hold_and_release(self, since: float) -> None:
+    def _hold_and_release(self, since: float, own_clock_offset_s: float) -> None:
         """Hold until `since + hold_s`, then release, with nothing in between: the release
         shares the hold's step so no record write (an fsync) can lengthen the hold."""
         presser, target_s = self.bay.presser, self.plan.hold_s
         with self.recorder.step("hold", target_hold_s=target_s) as d:
             self._stage("holding", since + target_s)
             self.clock.sleep_until(since + target_s)
-            auto = getattr(presser, "auto_released", False) or not presser.is_pressed()
+            auto = presser.auto_released or not presser.is_pressed()
             pressed_s = presser.release()
             released_at = self.clock.monotonic()
             if auto:
                 d["auto_released"] = True  # the hold ended earlier, at the guard's moment
             else:
-                self.hold_s = round(released_at - since, 4)
+                if presser.times_itself and pressed_s is not None:
+                    self.hold_s = round(pressed_s - own_clock_offset_s, 4)
+                    d["timed_by"] = "board"
+                else:
+                    self.hold_s = round(released_at - since, 4)
                 d["hold_s"] = self.hold_s
                 d["hold_error_ms"] = round((self.hold_s - target_s) * 1000, 1)
             if pressed_s is not None:

@@ -46,6 +46,10 @@ class Presser(ABC):
     """The solenoid on the camera's reset pin."""
 
     name: str = "presser"
+    # True when release() reports the press's length by the actuator's own clock (the board);
+    # the hold on record is then derived from it rather than from the host's clock.
+    times_itself: bool = False
+    auto_released: bool = False  # the backend's own guard ended the press
 
     @abstractmethod
     def press(self, max_s: float) -> None:
@@ -65,6 +69,9 @@ class Presser(ABC):
     def rest_remaining_s(self) -> float:
         """How much longer the solenoid must rest before it may press again."""
         return 0.0
+
+    def rest_until(self, monotonic_s: float) -> None:  # noqa: B027 - optional
+        """Carry a rest over from an earlier process (the records know the last press)."""
 
     def close(self) -> None:  # noqa: B027 - optional for backends without resources
         """Release the backend's resources; idempotent."""
@@ -96,7 +103,6 @@ class GuardedPresser(Presser):
         return max(0.0, self._rest_until - self._clock.monotonic())
 
     def rest_until(self, monotonic_s: float) -> None:
-        """Carry a rest over from an earlier process (the records know the last press)."""
         self._rest_until = max(self._rest_until, monotonic_s)
 
     def press(self, max_s: float) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rig.clock import Clock
 from rig.config import MANUAL, BayConfig, BoardChannel, GpioPower, GpioPresser, RigConfig
@@ -11,6 +11,9 @@ from rig.errors import ConfigError
 from rig.hardware.base import PowerSwitch, Presser
 from rig.hardware.bay import BayHardware
 from rig.operator import Operator
+
+if TYPE_CHECKING:
+    from rig.hardware.board import BoardLink, BoardPool
 
 
 def _gpio_pin_factory(pin_factory: Any) -> Any:
@@ -27,6 +30,7 @@ def build_bay(
     operator: Operator,
     *,
     pin_factory: Any = None,
+    boards: BoardPool | None = None,
 ) -> BayHardware:
     power: PowerSwitch
     presser: Presser
@@ -35,6 +39,10 @@ def build_bay(
         from rig.hardware.manual import ManualPowerSwitch
 
         power = ManualPowerSwitch(operator, bay=bay.name)
+    elif isinstance(bay.power, BoardChannel):
+        from rig.hardware.board import BoardPowerSwitch
+
+        power = BoardPowerSwitch(_link(boards, bay.power.board, where), bay.power.channel)
     elif isinstance(bay.power, GpioPower):
         from rig.hardware.gpio import GpioRelay
 
@@ -48,6 +56,11 @@ def build_bay(
             from rig.hardware.manual import ManualPresser
 
             presser = ManualPresser(operator, clock, bay=bay.name)
+        elif isinstance(bay.presser, BoardChannel):
+            from rig.hardware.board import BoardPresser
+
+            link = _link(boards, bay.presser.board, where)
+            presser = BoardPresser(link, bay.presser.channel, clock)
         elif isinstance(bay.presser, GpioPresser):
             from rig.hardware.gpio import GpioSolenoid
 
@@ -65,7 +78,12 @@ def build_bay(
     return BayHardware(bay.name, power, presser)
 
 
+def _link(boards: BoardPool | None, name: str, where: str) -> BoardLink:
+    if boards is None:
+        raise ConfigError(f"{where}: board {name!r} used but no boards were opened")
+    link = boards.link(name)
+    return link
+
+
 def _unsupported(hw: object) -> str:
-    if isinstance(hw, BoardChannel):
-        return "the board backend is not available in this version"
     return f"unsupported backend {hw!r}"

@@ -1,0 +1,427 @@
+"""The actuator board backend: rig's side of board-protocol.md over pyserial.
+
+`BoardLink` is one board: it frames lines (pyserial's ReaderThread + LineReader split framing
+from meaning), matches each answer to its request by id with a timeout, routes `EVT` lines
+apart from answers, and PINGs every 400 ms while anything is active (the board makes itself
+safe after 2000 ms of silence). It is thread-safe: several bays share one board.
+
+`BoardPowerSwitch` and `BoardPresser` are one channel's relay and solenoid. The board owns the
+hard real-time safety (auto-release, 60 s limit, cooldown, heartbeat, watchdog); if it vanishes
+or reboots mid-job, every later command raises `HardwareFault` naming what happened, so the job
+ends `hardware_fault` with that reason on record.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import serial
+import serial.threaded
+
+from rig.clock import Clock
+from rig.config import BoardConfig
+from rig.errors import CooldownError, HardwareFault, SafetyLimitError
+from rig.hardware.base import MAX_PRESS_S, PowerSwitch, Presser
+
+log = logging.getLogger(__name__)
+
+PROTOCOL_VERSION = "1"
+HEARTBEAT_S = 0.4  # the protocol asks for <= 500 ms; the board gives up at 2000 ms
+ANSWER_TIMEOUT_S = 1.0
+BAUDRATE = 115200
+
+
+class BoardError(HardwareFault):
+    """The board answered ERR: `code` and the key=value fields it sent."""
+
+    def __init__(self, message: str, code: str, fields: dict[str, str]) -> None:
+        super().__init__(message)
+        self.code = code
+        self.fields = fields
+
+
+@dataclass(frozen=True)
+class Event:
+    name: str
+    fields: dict[str, str]
+    at: float = field(default_factory=time.monotonic)
+
+
+def parse_fields(words: list[str]) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for word in words:
+        key, sep, value = word.partition("=")
+        if sep:
+            out[key] = value
+    return out
+
+
+class _Lines(serial.threaded.LineReader):
+    TERMINATOR = b"\n"
+    link: BoardLink  # set by the factory below
+
+    def handle_line(self, line: str) -> None:
+        self.link._on_line(line.strip())
+
+    def connection_lost(self, exc: BaseException | None) -> None:
+        self.link._on_lost(exc)
+
+
+class BoardLink:
+    """One board on a serial port (any pyserial URL: /dev/ttyACM0, a pty, loop://)."""
+
+    def __init__(
+        self,
+        name: str,
+        port: str,
+        *,
+        answer_timeout_s: float = ANSWER_TIMEOUT_S,
+        serial_for_url: Callable[..., Any] = serial.serial_for_url,
+    ) -> None:
+        self.name = name
+        self.port = port
+        self.answer_timeout_s = answer_timeout_s
+        self._serial_for_url = serial_for_url
+        self._ids = itertools.count(1)
+        # One writer at a time; guards the pending table. Re-entrant: the SIGTERM handler runs
+        # on the main thread and may make the bay safe while that thread is mid-request.
+        self._lock = threading.RLock()
+        self._pending: dict[str, queue.SimpleQueue[str | None]] = {}
+        self._listeners: list[Callable[[Event], None]] = []
+        self._active: set[tuple[str, int]] = set()
+        self._reader: serial.threaded.ReaderThread | None = None
+        self._stop = threading.Event()
+        self._heartbeat: threading.Thread | None = None
+        self.events: list[Event] = []
+        self.fault: str | None = None  # why the link can no longer be trusted
+        self.firmware = ""
+        self.channels = 0
+
+    # -- opening and closing -------------------------------------------------------------
+
+    def open(self) -> BoardLink:
+        try:
+            port = self._serial_for_url(self.port, baudrate=BAUDRATE, timeout=0.1)
+        except (serial.SerialException, OSError, ValueError) as exc:
+            raise HardwareFault(f"board {self.name}: cannot open {self.port}: {exc}") from None
+        port.reset_input_buffer()  # a board keeps talking while nobody listens (EVT BOOT...)
+
+        def protocol() -> _Lines:
+            lines = _Lines()
+            lines.link = self
+            return lines
+
+        self._reader = serial.threaded.ReaderThread(port, protocol)
+        self._reader.daemon = True
+        self._reader.start()
+        self._reader.connect()
+        try:
+            hello = self.request("HELLO")
+        except HardwareFault:
+            self.close()
+            raise
+        if hello.get("proto") != PROTOCOL_VERSION:
+            self.close()
+            raise HardwareFault(
+                f"board {self.name} at {self.port} speaks protocol {hello.get('proto')!r};"
+                f" rig needs {PROTOCOL_VERSION} (flash the firmware in firmware/)"
+            )
+        self.firmware = hello.get("fw", "?")
+        self.channels = int(hello.get("channels", "0") or 0)
+        self._heartbeat = threading.Thread(
+            target=self._beat, name=f"board-{self.name}-heartbeat", daemon=True
+        )
+        self._heartbeat.start()
+        return self
+
+    def close(self) -> None:
+        if self._stop.is_set():
+            return
+        if self.fault is None and self._reader is not None:
+            try:
+                self.request("SAFE")
+            except HardwareFault as exc:
+                log.warning("board %s: SAFE at close failed: %s", self.name, exc)
+        self._stop.set()
+        if self._heartbeat is not None:
+            self._heartbeat.join(timeout=2)
+        if self._reader is not None:
+            self._reader.close()
+
+    def __enter__(self) -> BoardLink:
+        return self.open()
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- requests ------------------------------------------------------------------------
+
+    def request(self, verb: str, *args: object) -> dict[str, str]:
+        """Send `<id> VERB ARGS`, wait for its answer; ERR raises BoardError."""
+        if self.fault is not None:
+            raise HardwareFault(f"board {self.name}: {self.fault}")
+        assert self._reader is not None, "open() the link first"
+        answer: queue.SimpleQueue[str | None] = queue.SimpleQueue()
+        with self._lock:
+            request_id = str(next(self._ids) % 100_000_000 or next(self._ids))
+            self._pending[request_id] = answer
+            line = " ".join([request_id, verb, *map(str, args)])
+            try:
+                self._reader.write(line.encode("ascii") + b"\n")
+            except (serial.SerialException, OSError) as exc:
+                self._pending.pop(request_id, None)
+                self._fail(f"vanished (write failed: {exc})")
+                raise HardwareFault(f"board {self.name}: {self.fault}") from None
+        try:
+            reply = answer.get(timeout=self.answer_timeout_s)
+        except queue.Empty:
+            reply = None
+            with self._lock:
+                self._pending.pop(request_id, None)
+            if self.fault is None:
+                raise HardwareFault(
+                    f"board {self.name}: no answer to {verb} within {self.answer_timeout_s:g} s"
+                ) from None
+        if reply is None:
+            raise HardwareFault(f"board {self.name}: {self.fault}")
+        kind, _, rest = reply.partition(" ")
+        words = rest.split()[1:]  # drop the echoed id
+        if kind == "ERR":
+            code = words[0] if words else "?"
+            fields = parse_fields(words[1:])
+            raise BoardError(f"board {self.name}: {verb} refused: {' '.join(words)}", code, fields)
+        return parse_fields(words)
+
+    # -- activity (drives the heartbeat) ---------------------------------------------------
+
+    def set_active(self, what: tuple[str, int], active: bool) -> None:
+        with self._lock:
+            if active:
+                self._active.add(what)
+            else:
+                self._active.discard(what)
+
+    def _beat(self) -> None:
+        while not self._stop.wait(HEARTBEAT_S):
+            if self.fault is not None:
+                return
+            with self._lock:
+                idle = not self._active
+            if idle:
+                continue
+            try:
+                self.request("PING")
+            except HardwareFault as exc:
+                log.error("board %s: heartbeat failed: %s", self.name, exc)
+
+    # -- events ----------------------------------------------------------------------------
+
+    def subscribe(self, listener: Callable[[Event], None]) -> None:
+        self._listeners.append(listener)
+
+    def _on_line(self, line: str) -> None:
+        if not line:
+            return
+        words = line.split()
+        if words[0] == "EVT" and len(words) > 1:
+            event = Event(words[1], parse_fields(words[2:]))
+            self.events.append(event)
+            log.info("board %s: %s", self.name, line)
+            if event.name == "BOOT" and self._heartbeat is not None:
+                # Restarted under our feet: it is safe now, but whatever we had started is gone.
+                self._fail(f"rebooted mid-job (EVT BOOT cause={event.fields.get('cause', '?')})")
+            for listener in list(self._listeners):
+                try:
+                    listener(event)
+                except Exception:
+                    log.exception("board %s: event listener failed", self.name)
+            return
+        if words[0] in ("OK", "ERR") and len(words) > 1:
+            with self._lock:
+                waiter = self._pending.pop(words[1], None)
+            if waiter is not None:
+                waiter.put(line)
+                return
+        log.warning("board %s: unexpected line %r", self.name, line)
+
+    def _on_lost(self, exc: BaseException | None) -> None:
+        if not self._stop.is_set():
+            self._fail(f"vanished ({exc or 'port closed'})")
+
+    def _fail(self, reason: str) -> None:
+        if self.fault is None:
+            self.fault = reason
+            log.error("board %s at %s: %s", self.name, self.port, reason)
+        with self._lock:
+            waiters, self._pending = list(self._pending.values()), {}
+        for waiter in waiters:
+            waiter.put(None)
+
+
+class BoardPowerSwitch(PowerSwitch):
+    def __init__(self, link: BoardLink, channel: int) -> None:
+        self._link = link
+        self._channel = channel
+        self._on = True  # the board starts with every relay de-energised
+        self.name = f"board {link.name} ch{channel} relay"
+
+    def on(self) -> None:
+        self._link.request("POWER", self._channel, "ON")
+        self._on = True
+        self._link.set_active(("power", self._channel), False)
+
+    def off(self) -> None:
+        # Active first: the heartbeat must run from the moment the power is cut.
+        self._link.set_active(("power", self._channel), True)
+        self._link.request("POWER", self._channel, "OFF")
+        self._on = False
+
+    def is_on(self) -> bool:
+        return self._on
+
+    def make_safe(self) -> None:
+        if self._link.fault is not None:
+            # A rebooted board starts safe; a vanished one goes safe on its heartbeat (or has
+            # lost USB power): either way its relays are de-energised and the camera powered.
+            self._on = True
+            return
+        self.on()
+
+
+class BoardPresser(Presser):
+    """The board times the press itself: `release()` returns its `held_ms`."""
+
+    times_itself = True
+
+    def __init__(self, link: BoardLink, channel: int, clock: Clock) -> None:
+        self._link = link
+        self._channel = channel
+        self._clock = clock
+        self._pressed = False
+        self._rest_until = float("-inf")
+        self.name = f"board {link.name} ch{channel} solenoid"
+        link.subscribe(self._on_event)
+
+    def _on_event(self, event: Event) -> None:
+        if event.name == "RELEASED" and event.fields.get("ch") == str(self._channel):
+            self._pressed = False
+            self.auto_released = True
+        elif event.name == "SAFE":
+            self._pressed = False
+
+    auto_released = False
+
+    def press(self, max_s: float) -> None:
+        if not 0 < max_s <= MAX_PRESS_S:
+            raise SafetyLimitError(f"press of {max_s:g} s refused: limit is {MAX_PRESS_S:g} s")
+        self.auto_released = False
+        self._link.set_active(("press", self._channel), True)
+        try:
+            self._link.request("PRESS", self._channel, round(max_s * 1000))
+        except BoardError as exc:
+            self._link.set_active(("press", self._channel), False)
+            if exc.code == "COOLDOWN":
+                rest_s = int(exc.fields.get("ms", "0")) / 1000
+                raise CooldownError(f"{self.name}: must rest {rest_s:.1f} s more", rest_s) from None
+            raise
+        self._pressed = True
+
+    def release(self) -> float | None:
+        try:
+            answer = self._link.request("RELEASE", self._channel)
+        finally:
+            self._pressed = False
+            self._link.set_active(("press", self._channel), False)
+        held_s = int(answer.get("held_ms", "0")) / 1000
+        self._rest_until = max(self._rest_until, self._clock.monotonic() + held_s)
+        return held_s if held_s > 0 else None
+
+    def is_pressed(self) -> bool:
+        return self._pressed
+
+    def make_safe(self) -> None:
+        if self._link.fault is not None:
+            self._pressed = False
+            return
+        self.release()
+
+    def rest_remaining_s(self) -> float:
+        return max(0.0, self._rest_until - self._clock.monotonic())
+
+    def rest_until(self, monotonic_s: float) -> None:
+        self._rest_until = max(self._rest_until, monotonic_s)
+
+
+class BoardPool:
+    """The boards of one run, opened on first use and closed (made SAFE) at the end."""
+
+    def __init__(self, boards: dict[str, BoardConfig]) -> None:
+        self._configs = boards
+        self._links: dict[str, BoardLink] = {}
+
+    def link(self, name: str) -> BoardLink:
+        if name not in self._links:
+            config = self._configs[name]
+            self._links[name] = BoardLink(name, config.port).open()
+        return self._links[name]
+
+    def close(self) -> None:
+        for link in self._links.values():
+            link.close()
+        self._links.clear()
+
+    def __enter__(self) -> BoardPool:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def check_board(link: BoardLink, say: Callable[[str], None], *, tap_ms: int = 200) -> list[str]:
+    """`rig board check`: identify the board, click each relay, tap each solenoid and let the
+    board release it on its own (EVT RELEASED proves the auto-release). Returns the problems."""
+    problems: list[str] = []
+    say(
+        f"board {link.name} at {link.port}: protocol {PROTOCOL_VERSION}, firmware "
+        f"{link.firmware}, {link.channels} channel(s)"
+    )
+    released = threading.Event()
+    got: list[Event] = []
+
+    def on_event(event: Event) -> None:
+        if event.name == "RELEASED":
+            got.append(event)
+            released.set()
+
+    link.subscribe(on_event)
+    for channel in range(1, link.channels + 1):
+        try:
+            say(f"ch{channel}: relay off 1 s (two clicks)")
+            link.set_active(("check", channel), True)
+            link.request("POWER", channel, "OFF")
+            time.sleep(1.0)
+            link.request("POWER", channel, "ON")
+            say(f"ch{channel}: solenoid tap {tap_ms} ms (the board releases it)")
+            released.clear()
+            link.request("PRESS", channel, tap_ms)
+            if not released.wait(tap_ms / 1000 + 1.0):
+                problems.append(f"ch{channel}: no EVT RELEASED after a {tap_ms} ms press")
+            elif got[-1].fields.get("ch") != str(channel):
+                problems.append(f"ch{channel}: EVT RELEASED named {got[-1].fields.get('ch')}")
+        except HardwareFault as exc:
+            problems.append(f"ch{channel}: {exc}")
+        finally:
+            link.set_active(("check", channel), False)
+    status = link.request("STATUS")
+    say("status: " + " ".join(f"{k}={v}" for k, v in sorted(status.items())))
+    for channel in range(1, link.channels + 1):
+        if status.get(f"ch{channel}") != "on,up":
+            problems.append(f"ch{channel}: not safe after the check ({status.get(f'ch{channel}')})")
+    return problems
