@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: all test lint demo clean
+.PHONY: all test lint demo clean wiring
 
 all: test
 
@@ -34,3 +34,9 @@ demo: $(STAMP)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+
+# Wiring diagrams (SVG, PNG, Graphviz source) and bills of materials from wiring/*.yml.
+# WireViz needs Graphviz's `dot`: on Debian / Raspberry Pi OS, `sudo apt-get install graphviz`.
+wiring: $(STAMP)
+	@command -v dot >/dev/null || { echo "wiring: needs Graphviz's dot: sudo apt-get install graphviz" >&2; exit 1; }
+	$(BIN)/wireviz --format gpst $(wildcard wiring/*.yml)
