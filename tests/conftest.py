@@ -3,8 +3,11 @@ verifiers, and a records directory per test."""
 
 from __future__ import annotations
 
+import ipaddress
+import socket
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from gpiozero import Device
@@ -40,3 +43,44 @@ def data_dir(tmp_path: Path) -> Path:
 @pytest.fixture
 def operator() -> ScriptedOperator:
     return ScriptedOperator()
+
+
+_real_sendto = socket.socket.sendto
+_real_connect = socket.socket.connect
+_real_connect_ex = socket.socket.connect_ex
+
+
+def _loopback_or_local(address: object) -> bool:
+    if isinstance(address, str | bytes):  # AF_UNIX paths
+        return True
+    host = address[0] if isinstance(address, tuple) else address
+    try:
+        return ipaddress.ip_address(str(host)).is_loopback
+    except ValueError:
+        return str(host) == "localhost"
+
+
+def _guard(address: object) -> None:
+    if not _loopback_or_local(address):
+        raise AssertionError(f"a test tried to send to {address!r}: only loopback is allowed")
+
+
+@pytest.fixture(autouse=True)
+def loopback_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Nothing in the tests may send a packet anywhere but 127.0.0.0/8 (no multicast, no LAN)."""
+
+    def sendto(self: socket.socket, data: Any, *args: Any) -> int:
+        _guard(args[-1])
+        return _real_sendto(self, data, *args)
+
+    def connect(self: socket.socket, address: Any) -> None:
+        _guard(address)
+        _real_connect(self, address)
+
+    def connect_ex(self: socket.socket, address: Any) -> int:
+        _guard(address)
+        return _real_connect_ex(self, address)
+
+    monkeypatch.setattr(socket.socket, "sendto", sendto)
+    monkeypatch.setattr(socket.socket, "connect", connect)
+    monkeypatch.setattr(socket.socket, "connect_ex", connect_ex)
