@@ -92,7 +92,9 @@ def run_job(
 
     def commit_step(step: Step) -> None:
         store.add_step(job_id, step)
-        if step.name == "identify":  # who the unit is, on record before the power is cut
+        # Who the unit is goes on record as soon as it is known: by its answer before the
+        # cut, or as the unit that vanished at the cut.
+        if step.name in ("identify", "power_off"):
             store.set_unit(job_id, verifier.unit)
 
     procedure = Procedure(hw, verifier, plan, clock, on_step=commit_step, on_stage=on_stage)

@@ -16,6 +16,7 @@ CSV_COLUMNS = (
     "scanned_serial",
     "mac",
     "model",
+    "firmware_before",
     "firmware",
     "profile",
     "procedure",

@@ -33,7 +33,8 @@ CREATE TABLE IF NOT EXISTS jobs (
     serial         TEXT,
     mac            TEXT,
     model          TEXT,
-    firmware       TEXT,
+    firmware       TEXT,           -- as the unit reported it last (after the reset)
+    firmware_before TEXT,          -- as it reported it before the power cut
     target_hold_s  REAL NOT NULL,
     hold_s         REAL,
     outcome        TEXT,
@@ -80,11 +81,18 @@ class RecordStore:
             self._db.execute("PRAGMA synchronous=FULL")
             self._db.execute("PRAGMA foreign_keys=ON")
             self._db.executescript(_SCHEMA)
+            self._migrate()
             self._db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
         except (OSError, sqlite3.Error) as exc:
             raise RecordError(f"records at {self.path}: cannot open for writing: {exc}") from None
         self._lock = threading.Lock()
         self._seq: dict[int, int] = {}
+
+    def _migrate(self) -> None:
+        """Bring a file written by an older rig up to this schema (columns only ever added)."""
+        columns = {row[1] for row in self._db.execute("PRAGMA table_info(jobs)")}
+        if "firmware_before" not in columns:
+            self._db.execute("ALTER TABLE jobs ADD COLUMN firmware_before TEXT")
 
     def close(self) -> None:
         self._db.close()
@@ -145,8 +153,18 @@ class RecordStore:
 
     def set_unit(self, job_id: int, unit: Unit) -> None:
         self._write(
-            "UPDATE jobs SET serial=?, mac=?, model=?, firmware=?, unit_json=? WHERE id=?",
-            (unit.serial, unit.mac, unit.model, unit.firmware, _json(unit.as_dict()), job_id),
+            # The first firmware seen for the job is the one before the reset.
+            "UPDATE jobs SET serial=?, mac=?, model=?, firmware=?, unit_json=?,"
+            " firmware_before=COALESCE(firmware_before, ?) WHERE id=?",
+            (
+                unit.serial,
+                unit.mac,
+                unit.model,
+                unit.firmware,
+                _json(unit.as_dict()),
+                unit.firmware,
+                job_id,
+            ),
         )
 
     def finish_job(self, job_id: int, result: Result, wall: float) -> None:
