@@ -79,7 +79,9 @@ def run_job(
     clock: Clock,
     plan: Plan,
     attempt: int = 1,
+    first_job_id: int | None = None,
     on_stage: Callable[[str, float | None], None] | None = None,
+    before_cut: Callable[[], None] | None = None,
 ) -> JobReport:
     job_id = store.start_job(
         station=station,
@@ -88,6 +90,7 @@ def run_job(
         plan=plan,
         wall=clock.wall(),
         attempt=attempt,
+        first_job_id=first_job_id,
     )
 
     def commit_step(step: Step) -> None:
@@ -97,7 +100,9 @@ def run_job(
         if step.name in ("identify", "power_off"):
             store.set_unit(job_id, verifier.unit)
 
-    procedure = Procedure(hw, verifier, plan, clock, on_step=commit_step, on_stage=on_stage)
+    procedure = Procedure(
+        hw, verifier, plan, clock, on_step=commit_step, on_stage=on_stage, before_cut=before_cut
+    )
     result = procedure.run()
     store.finish_job(job_id, result, clock.wall())
     return JobReport(job_id, bay.name, result)

@@ -117,6 +117,7 @@ class Procedure:
         *,
         on_step: StepSink | None = None,
         on_stage: StageListener | None = None,
+        before_cut: Callable[[], None] | None = None,
     ) -> None:
         self.bay = bay
         self.verifier = verifier
@@ -124,6 +125,9 @@ class Procedure:
         self.clock = clock
         self.recorder = Recorder(clock, on_step)
         self._on_stage = on_stage
+        # The station staggers the power cuts of its bays (identity by "the unit that vanished"
+        # needs one cut at a time); it blocks here until this bay's turn.
+        self._before_cut = before_cut
         self.hold_s: float | None = None
 
     def _stage(self, name: str, deadline: float | None = None) -> None:
@@ -182,6 +186,9 @@ class Procedure:
     def _power_cycle_hold(self) -> None:
         plan, power, presser = self.plan, self.bay.power, self.bay.presser
         self._identify()
+        if self._before_cut is not None:
+            self._stage("waiting for a power-cut slot")
+            self._before_cut()
         with self.recorder.step("power_off", off_s=plan.off_s) as d:
             power.off()
             cut_at = self.clock.monotonic()

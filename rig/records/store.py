@@ -29,6 +29,7 @@ CREATE TABLE IF NOT EXISTS jobs (
     profile        TEXT NOT NULL,
     procedure      TEXT NOT NULL,
     attempt        INTEGER NOT NULL DEFAULT 1,
+    first_job_id   INTEGER,        -- attempt 1 of the same unit (escalation retries), else NULL
     scanned_serial TEXT,
     serial         TEXT,
     mac            TEXT,
@@ -93,6 +94,8 @@ class RecordStore:
         columns = {row[1] for row in self._db.execute("PRAGMA table_info(jobs)")}
         if "firmware_before" not in columns:
             self._db.execute("ALTER TABLE jobs ADD COLUMN firmware_before TEXT")
+        if "first_job_id" not in columns:
+            self._db.execute("ALTER TABLE jobs ADD COLUMN first_job_id INTEGER")
 
     def close(self) -> None:
         self._db.close()
@@ -114,17 +117,27 @@ class RecordStore:
     # -- writing -----------------------------------------------------------------------
 
     def start_job(
-        self, *, station: str, bay: str, profile: str, plan: Plan, wall: float, attempt: int = 1
+        self,
+        *,
+        station: str,
+        bay: str,
+        profile: str,
+        plan: Plan,
+        wall: float,
+        attempt: int = 1,
+        first_job_id: int | None = None,
     ) -> int:
         job_id = self._write(
-            "INSERT INTO jobs (station, bay, profile, procedure, attempt, scanned_serial,"
-            " target_hold_s, started_wall, plan_json) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO jobs (station, bay, profile, procedure, attempt, first_job_id,"
+            " scanned_serial, target_hold_s, started_wall, plan_json)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 station,
                 bay,
                 profile,
                 plan.procedure,
                 attempt,
+                first_job_id,
                 plan.scanned_serial,
                 plan.hold_s,
                 wall,
