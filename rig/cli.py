@@ -13,6 +13,7 @@ import sys
 from collections.abc import Sequence
 from contextlib import nullcontext
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -33,7 +34,7 @@ from rig.errors import Aborted, ConfigError, RigError
 from rig.hardware.bay import BayHardware
 from rig.hardware.board import BoardPool
 from rig.hardware.factory import build_bay
-from rig.jobs import JobReport, carry_over_rest, plan_for, run_job
+from rig.jobs import JobReport, carry_over_rest, run_unit
 from rig.operator import Operator, TerminalOperator
 from rig.outcomes import Outcome
 from rig.profiles import all_profiles
@@ -74,6 +75,13 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--bay", action="append", help="bay name (repeat for several; default all)")
     p.add_argument("--serial", help="the serial printed on the unit's label (scanned)")
     p.add_argument("--json", action="store_true", help="one JSON object per unit on stdout")
+    p.add_argument(
+        "--retry", action="store_true", help="retry a not_reset unit with the longer holds"
+    )
+
+    p = sub.add_parser("run", help="the station: every bay at once, units scanned in")
+    with_config(p)
+    p.add_argument("--no-retry", action="store_true", help="no escalation to longer holds")
 
     p = sub.add_parser("selftest", help="click the relay and tap the solenoid of a bay")
     with_config(p)
@@ -87,9 +95,17 @@ def _parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("report", help="export the records")
     with_config(p)
-    p.add_argument("--format", choices=("json", "csv"), default="csv")
-    p.add_argument("--since", help="only jobs started on or after this date (YYYY-MM-DD)")
+    p.add_argument(
+        "--format",
+        choices=("json", "csv", "html"),
+        default="csv",
+        help="one row (csv) or object (json) per unit; html: summary and reset certificates",
+    )
+    p.add_argument(
+        "--since", help="only units whose first attempt started on or after this date (UTC)"
+    )
     p.add_argument("--output", "-o", type=Path, help="write here instead of stdout")
+    p.add_argument("--title", help="the HTML page's title (default: Factory reset report)")
 
     p = sub.add_parser("status", help="the bays of the config and their last job")
     with_config(p)
@@ -156,7 +172,27 @@ def cmd_reset(args: argparse.Namespace, *, clock: Clock | None = None) -> int:
         scanned_serial=args.serial,
         as_json=args.json,
         operator=TerminalOperator(),
+        retry=args.retry,
     )
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from rig.station import Station
+
+    config = load_config(args.config)
+    operator = TerminalOperator()
+    operator.tell("station ready: load a unit, scan its label (or type BAY SERIAL); q to finish")
+    station = Station(
+        config,
+        clock=SystemClock(),
+        data_dir=resolve_data_dir(args.data_dir, config),
+        operator=operator,
+        scans=sys.stdin,
+        retry=not args.no_retry,
+    )
+    code = station.run()
+    operator.tell(station.tally.line(station.clock.monotonic()))
+    return code
 
 
 def reset_bays(
@@ -170,8 +206,9 @@ def reset_bays(
     operator: Operator,
     pin_factory: object = None,
     progress: Progress | None = None,
+    retry: bool = False,
 ) -> int:
-    """Reset the given bays one after another; print one JSON object (or line) per unit."""
+    """Reset the given bays one after another; print one JSON object (or line) per attempt."""
     # Open the records first: a disk that cannot take them must stop us before anything moves.
     needs_network = any(bay.verify == "network" for bay in bays)
     with (
@@ -181,60 +218,38 @@ def reset_bays(
         NetworkWatch(config.network) if needs_network else nullcontext() as network,
     ):
         progress = progress or Progress(clock)
-        reports: list[JobReport] = []
+        units: list[list[JobReport]] = []
         with progress:
             for bay in bays:
                 hw = build_bay(bay, config, clock, operator, pin_factory=pin_factory, boards=boards)
                 guard.add(hw)
                 try:
-                    verifier = _verifier(bay, config, operator, network)
-                    report = _reset_one(
-                        config, bay, hw, verifier, store, clock, progress, scanned_serial
+                    carry_over_rest(store, hw, clock)
+                    reports = run_unit(
+                        station=config.station.name,
+                        bay=bay,
+                        hw=hw,
+                        make_verifier=partial(_verifier, bay, operator, network),
+                        store=store,
+                        clock=clock,
+                        scanned_serial=scanned_serial,
+                        retry=retry,
+                        on_stage=partial(progress.stage, bay.name),
                     )
                 finally:
                     hw.close()
-                reports.append(report)
-                progress.outcome(bay.name, report.result.outcome.value)
-                _print_report(report, as_json, progress.console)
-                if report.result.outcome is Outcome.ABORTED:
+                units.append(reports)
+                last = reports[-1].result.outcome
+                progress.outcome(bay.name, last.value)
+                for report in reports:
+                    _print_report(report, as_json)
+                if last is Outcome.ABORTED:
                     break  # a signal or the operator stopped the run: no further bays
-    ok = reports and all(r.result.outcome is Outcome.RESET_VERIFIED for r in reports)
-    return EXIT_OK if ok and len(reports) == len(bays) else EXIT_FAILED
+    ok = units and all(u[-1].result.outcome is Outcome.RESET_VERIFIED for u in units)
+    return EXIT_OK if ok and len(units) == len(bays) else EXIT_FAILED
 
 
-def _reset_one(
-    config: RigConfig,
-    bay: BayConfig,
-    hw: BayHardware,
-    verifier: Verifier,
-    store: RecordStore,
-    clock: Clock,
-    progress: Progress,
-    scanned_serial: str | None,
-) -> JobReport:
-    carry_over_rest(store, hw, clock)
-
-    def on_stage(stage: str, deadline: float | None) -> None:
-        progress.stage(bay.name, stage, deadline)
-
-    try:
-        return run_job(
-            station=config.station.name,
-            bay=bay,
-            hw=hw,
-            verifier=verifier,
-            store=store,
-            clock=clock,
-            plan=plan_for(bay, scanned_serial=scanned_serial),
-            on_stage=on_stage,
-        )
-    finally:
-        verifier.close()
-
-
-def _verifier(
-    bay: BayConfig, config: RigConfig, operator: Operator, network: NetworkWatch | None
-) -> Verifier:
+def _verifier(bay: BayConfig, operator: Operator, network: NetworkWatch | None) -> Verifier:
     if bay.verify == "manual":
         from rig.verify.manual import ManualVerifier
 
@@ -243,7 +258,7 @@ def _verifier(
     return network.verifier()
 
 
-def _print_report(report: JobReport, as_json: bool, console: Console) -> None:
+def _print_report(report: JobReport, as_json: bool) -> None:
     if as_json:
         print(json.dumps(report.as_json(), sort_keys=True), flush=True)
         return
@@ -334,10 +349,20 @@ def _open_records(args: argparse.Namespace) -> RecordStore:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
+    # The page's code is only loaded when a page is asked for.
+    from rig.records.report import DEFAULT_TITLE, render_html
+
     since = _since(args.since)
     with _open_records(args) as store:
         jobs = store.jobs(since_wall=since)
-    text = to_json(jobs) if args.format == "json" else to_csv(jobs)
+    if args.format == "html":
+        text = render_html(
+            jobs,
+            title=args.title or DEFAULT_TITLE,
+            since=None if since is None else datetime.fromtimestamp(since, UTC).date(),
+        )
+    else:
+        text = to_json(jobs) if args.format == "json" else to_csv(jobs)
     if args.output:
         args.output.write_text(text, encoding="utf-8")
     else:
@@ -442,6 +467,7 @@ def _unit_json(reply: SadpReply) -> dict[str, object]:
 
 
 COMMANDS = {
+    "run": cmd_run,
     "board": cmd_board,
     "demo": cmd_demo,
     "discover": cmd_discover,

@@ -114,3 +114,51 @@ class FakeClock:
             if not timer.cancelled:
                 callback()
         self._now = end
+
+
+class StoppableClock:
+    """A clock whose waits end at once, raising `Aborted`, when the station is stopping.
+
+    The station's bays run in worker threads; a signal lands on the main thread, which makes
+    every bay safe and sets `stop`. Each worker then leaves its hold or boot wait here instead
+    of finishing a procedure whose actuators are already released.
+    """
+
+    _SPIN_S = 0.002
+
+    def __init__(self, clock: Clock, stop: threading.Event, reason: Callable[[], str]) -> None:
+        self._clock = clock
+        self._stop = stop
+        self._reason = reason
+
+    def _check(self) -> None:
+        if self._stop.is_set():
+            from rig.errors import Aborted
+
+            raise Aborted(self._reason())
+
+    def monotonic(self) -> float:
+        return self._clock.monotonic()
+
+    def wall(self) -> float:
+        return self._clock.wall()
+
+    def sleep(self, seconds: float) -> None:
+        self.sleep_until(self._clock.monotonic() + seconds)
+
+    def sleep_until(self, deadline: float) -> None:
+        if not isinstance(self._clock, SystemClock):
+            self._check()
+            self._clock.sleep_until(deadline)
+            self._check()
+            return
+        while True:
+            self._check()
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return
+            if remaining > self._SPIN_S:
+                self._stop.wait(remaining - self._SPIN_S)
+
+    def call_later(self, delay_s: float, callback: Callable[[], None]) -> Timer:
+        return self._clock.call_later(delay_s, callback)

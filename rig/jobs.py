@@ -9,6 +9,7 @@ from typing import Any
 from rig.clock import Clock
 from rig.config import BayConfig
 from rig.hardware.bay import BayHardware
+from rig.outcomes import Outcome
 from rig.procedure import Plan, Procedure, Result, Step
 from rig.records.store import RecordStore
 from rig.verify.base import Verifier
@@ -106,3 +107,53 @@ def run_job(
     result = procedure.run()
     store.finish_job(job_id, result, clock.wall())
     return JobReport(job_id, bay.name, result)
+
+
+def escalation_holds(bay: BayConfig) -> list[float]:
+    """The bay's hold, then each longer hold of its escalation list, in order."""
+    longer = sorted({h for h in bay.escalation_holds_s if h > bay.hold_s})
+    return [bay.hold_s, *longer]
+
+
+def run_unit(
+    *,
+    station: str,
+    bay: BayConfig,
+    hw: BayHardware,
+    make_verifier: Callable[[], Verifier],
+    store: RecordStore,
+    clock: Clock,
+    scanned_serial: str | None,
+    retry: bool,
+    on_stage: Callable[[str, float | None], None] | None = None,
+    before_cut: Callable[[], None] | None = None,
+) -> list[JobReport]:
+    """One unit: an attempt, and with `retry` one more per longer hold while it ends
+    `not_reset`. Each attempt is its own job, linked to the first; the rest between presses
+    is the presser's (the procedure waits it out)."""
+    holds = escalation_holds(bay) if retry else [bay.hold_s]
+    reports: list[JobReport] = []
+    first_job_id: int | None = None
+    for attempt, hold_s in enumerate(holds, start=1):
+        verifier = make_verifier()
+        try:
+            report = run_job(
+                station=station,
+                bay=bay,
+                hw=hw,
+                verifier=verifier,
+                store=store,
+                clock=clock,
+                plan=plan_for(bay, scanned_serial=scanned_serial, hold_s=hold_s),
+                attempt=attempt,
+                first_job_id=first_job_id,
+                on_stage=on_stage,
+                before_cut=before_cut,
+            )
+        finally:
+            verifier.close()
+        reports.append(report)
+        first_job_id = first_job_id or report.job_id
+        if report.result.outcome is not Outcome.NOT_RESET:
+            break
+    return reports

@@ -31,6 +31,7 @@ class Progress:
         self._bays: dict[str, _BayState] = {}
         self._lock = threading.Lock()
         self._live: Live | None = None
+        self._summary = ""
 
     def __enter__(self) -> Progress:
         if self.console.is_terminal:
@@ -62,13 +63,19 @@ class Progress:
             state = self._bays.setdefault(bay, _BayState())
             state.outcome, state.stage, state.deadline = outcome, "done", None
 
+    def summary(self, line: str) -> None:
+        with self._lock:
+            self._summary = line
+        if self._live is None:
+            self.console.print(line)
+
     def _left(self, deadline: float | None) -> str:
         if deadline is None:
             return ""
         return f"{max(0.0, deadline - self._clock.monotonic()):5.1f} s left"
 
     def _render(self) -> Table:
-        table = Table(title="reset rig", expand=False)
+        table = Table(title="reset rig", caption=self._summary or None, expand=False)
         for column in ("bay", "unit", "stage", "countdown", "outcome"):
             table.add_column(column)
         with self._lock:

@@ -14,12 +14,13 @@ Waits here are in real time on the SADP poller's thread (the camera keeps real t
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 from typing import Any
 
 from rig.config import NetworkConfig
-from rig.errors import UnitNotIdentified
+from rig.errors import Aborted, UnitNotIdentified
 from rig.network.isapi import IsapiClient
 from rig.network.sadp import SadpClient, SadpPoller, SadpReply
 from rig.network.version import is_activation_firmware
@@ -48,6 +49,7 @@ class NetworkVerifier(Verifier):
         http_timeout_s: float = 5.0,
         isapi: IsapiFactory | None = None,
         monotonic: Callable[[], float] = time.monotonic,
+        cancel: threading.Event | None = None,
     ) -> None:
         super().__init__()
         self._poller = poller
@@ -56,6 +58,7 @@ class NetworkVerifier(Verifier):
             lambda host, port: IsapiClient(host, port, timeout_s=http_timeout_s)
         )
         self._now = monotonic
+        self._cancel = cancel or threading.Event()
         self._scanned: str | None = None
         self._mac: str | None = None
         self._method = "none"
@@ -65,6 +68,15 @@ class NetworkVerifier(Verifier):
         self._vanished: list[str] = []  # vanished at the cut while the scanned unit was unseen
         self._released_at: float | None = None
         self._back: SadpReply | None = None
+
+    def _wait(self, predicate: Callable[[dict[str, SadpReply]], bool], timeout_s: float) -> bool:
+        """The poller's wait, cut short (Aborted) when the station is stopping."""
+        done = self._poller.wait_for(
+            lambda present: self._cancel.is_set() or predicate(present), timeout_s
+        )
+        if self._cancel.is_set():
+            raise Aborted("the station is stopping")
+        return done
 
     # -- evidence ---------------------------------------------------------------------------
 
@@ -95,7 +107,7 @@ class NetworkVerifier(Verifier):
         self._scanned = scanned_serial.strip() if scanned_serial else None
         # One full poll cycle (plus a miss) so everything up has had the chance to answer.
         start_polls = self._poller.polls
-        self._poller.wait_for(
+        self._wait(
             lambda _: self._poller.polls >= start_polls + 2,
             self._poller.poll_s * 4 + self._poller.window_s,
         )
@@ -134,7 +146,7 @@ class NetworkVerifier(Verifier):
         bound_s = max(min_wait_s, poller.poll_s * (poller.misses_to_vanish + 2) + poller.window_s)
         if self._mac is not None:
             mac = self._mac
-            gone = poller.wait_for(lambda present: mac not in present, bound_s)
+            gone = self._wait(lambda present: mac not in present, bound_s)
             self._note("power_cut", mac=mac, vanished=gone, bound_s=round(bound_s, 3))
             return gone
         before = set(self._before)
@@ -142,11 +154,11 @@ class NetworkVerifier(Verifier):
             # The scanned unit was not answering: whatever vanishes now is in this bay, and if
             # it comes back with another serial, the scan and the bay disagree.
             if before:
-                poller.wait_for(lambda present: bool(before - set(present)), bound_s)
+                self._wait(lambda present: bool(before - set(present)), bound_s)
             self._vanished = sorted(self._vanished_since_cut())
             self._note("power_cut", vanished_macs=self._vanished, note="scanned unit not seen")
             return True
-        poller.wait_for(lambda present: bool(before - set(present)), bound_s)
+        self._wait(lambda present: bool(before - set(present)), bound_s)
         # Wait out one more poll: a second unit vanishing now makes the identity ambiguous.
         time.sleep(poller.poll_s)
         vanished = sorted(self._vanished_since_cut())
@@ -185,11 +197,11 @@ class NetworkVerifier(Verifier):
         if self._cut_at is None and self._mac is not None:
             # No power cut (running-hold): the unit resets and reboots on its own after the
             # release; the reply of the old boot must not count as the new one.
-            gone = self._poller.wait_for(_without(self._mac), timeout_s)
+            gone = self._wait(_without(self._mac), timeout_s)
             self._note("rebooting", mac=self._mac, vanished=gone)
         while True:
             remaining = deadline - self._now()
-            if remaining <= 0 or not self._poller.wait_for(self._ours_or_bays, remaining):
+            if remaining <= 0 or not self._wait(self._ours_or_bays, remaining):
                 return self._not_back(timeout_s, cycles)
             present = self._poller.present()
             reply = self._ours(present)
@@ -205,7 +217,7 @@ class NetworkVerifier(Verifier):
             # Stay up for the settle time: a unit that drops again is looping, not booted.
             mac = reply.mac
             settle_s = min(self._settle_s, max(0.0, deadline - self._now()))
-            if not self._poller.wait_for(_without(mac), settle_s):
+            if not self._wait(_without(mac), settle_s):
                 self._back = self._ours(self._poller.present()) or reply
                 return None
             cycles += 1
@@ -356,7 +368,10 @@ class NetworkWatch:
         self.poller.stop()
         self.client.close()
 
-    def verifier(self) -> NetworkVerifier:
+    def verifier(self, cancel: threading.Event | None = None) -> NetworkVerifier:
         return NetworkVerifier(
-            self.poller, settle_s=self.config.settle_s, http_timeout_s=self.config.http_timeout_s
+            self.poller,
+            settle_s=self.config.settle_s,
+            http_timeout_s=self.config.http_timeout_s,
+            cancel=cancel,
         )
