@@ -40,6 +40,7 @@ from rig.outcomes import Outcome
 from rig.profiles import all_profiles
 from rig.progress import Progress
 from rig.records.export import to_csv, to_json
+from rig.records.lock import DataDirLock
 from rig.records.store import RecordStore
 from rig.safety import SafeGuard
 from rig.verify.base import Verifier
@@ -212,6 +213,7 @@ def reset_bays(
     # Open the records first: a disk that cannot take them must stop us before anything moves.
     needs_network = any(bay.verify == "network" for bay in bays)
     with (
+        DataDirLock(data_dir),
         RecordStore(data_dir) as store,
         SafeGuard() as guard,
         BoardPool(config.boards) as boards,

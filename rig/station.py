@@ -30,6 +30,7 @@ from rig.jobs import JobReport, carry_over_rest, run_unit
 from rig.operator import Operator
 from rig.outcomes import Outcome
 from rig.progress import Progress
+from rig.records.lock import DataDirLock
 from rig.records.store import RecordStore
 from rig.safety import SafeGuard
 from rig.verify.base import Verifier
@@ -124,6 +125,7 @@ class Station:
     def run(self) -> int:
         needs_network = any(bay.verify == "network" for bay in self.config.bays)
         with (
+            DataDirLock(self.data_dir),
             RecordStore(self.data_dir) as store,
             SafeGuard() as guard,
             BoardPool(self.config.boards) as boards,

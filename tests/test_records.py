@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import os
 import io
 import json
 import sqlite3
@@ -144,3 +145,12 @@ def test_unwritable_records_are_a_clear_error(tmp_path: Path) -> None:
     blocker.write_text("")
     with pytest.raises(RecordError, match="cannot open for writing"):
         RecordStore(blocker / "records")
+
+
+def test_a_second_station_on_the_same_records_refuses(tmp_path: Path) -> None:
+    from rig.records.lock import DataDirLock, StationBusy
+
+    with DataDirLock(tmp_path):
+        with pytest.raises(StationBusy, match=rf"another rig \(pid {os.getpid()}\) is using"):
+            DataDirLock(tmp_path).acquire()
+    DataDirLock(tmp_path).acquire().release()  # free again once the first let go
