@@ -34,6 +34,9 @@ log = logging.getLogger(__name__)
 
 POWER_CYCLE_HOLD = "power-cycle-hold"
 RUNNING_HOLD = "running-hold"
+# A push solenoid's plunger ends its stroke in 10-30 ms: power returns only once the pin is
+# really down, this long after the press began.
+TRAVEL_S = 0.05
 # The pin goes down before power-on; this much slack on top of hold_s lets the normal release
 # come first, while the backend's own guard still releases it if the procedure hangs.
 GUARD_MARGIN_S = 1.5
@@ -205,6 +208,7 @@ class Procedure:
             self._stage("pressing")
             press_sent = self.clock.monotonic()
             presser.press(self._guard_s())
+            self.clock.sleep_until(press_sent + TRAVEL_S)
         with self.recorder.step("power_on"):
             on_sent = self.clock.monotonic()
             power.on()

@@ -52,13 +52,14 @@ def test_documented_order_and_durations(pins: MockFactory, clock: FakeClock) -> 
     result = Procedure(bay, verifier, PLAN, clock).run()
 
     assert result.outcome is Outcome.RESET_VERIFIED
-    # Relay (active-low): high = de-energised = camera powered. Cut at 0, back at 5.3.
-    assert timeline(pins.pin(RELAY)) == [(0.0, True), (0.0, False), (5.3, True)]
+    # Relay (active-low): high = de-energised = camera powered. Cut at 0, back at 5.05, once
+    # the plunger has travelled (50 ms).
+    assert timeline(pins.pin(RELAY)) == [(0.0, True), (0.0, False), (5.05, True)]
     # Solenoid: pin down after off_s, full drive 300 ms, hold duty, released 18 s after power-on.
-    assert timeline(pins.pin(SOLENOID)) == [(0.0, 0.0), (5.0, 1.0), (5.3, 0.5), (23.3, 0.0)]
+    assert timeline(pins.pin(SOLENOID)) == [(0.0, 0.0), (5.0, 1.0), (5.3, 0.5), (23.05, 0.0)]
     assert result.hold_s == pytest.approx(18.0)
     assert [name for name, _ in verifier.calls] == ["identify", "wait_gone", "wait_back", "judge"]
-    assert dict(verifier.calls)["wait_back"] == pytest.approx(1000 + 23.3)
+    assert dict(verifier.calls)["wait_back"] == pytest.approx(1000 + 23.05)
     names = [s.name for s in result.steps]
     assert names == [
         "identify",
@@ -78,8 +79,8 @@ def test_documented_order_and_durations(pins: MockFactory, clock: FakeClock) -> 
 def test_plain_on_off_solenoid_without_pwm(pins: MockFactory, clock: FakeClock) -> None:
     bay = make_bay(pins, clock, pwm=False)
     Procedure(bay, ScriptedVerifier(clock), PLAN, clock).run()
-    assert timeline(pins.pin(SOLENOID)) == [(0.0, False), (5.0, True), (23.0, False)]
-    assert timeline(pins.pin(RELAY)) == [(0.0, True), (0.0, False), (5.0, True)]
+    assert timeline(pins.pin(SOLENOID)) == [(0.0, False), (5.0, True), (23.05, False)]
+    assert timeline(pins.pin(RELAY)) == [(0.0, True), (0.0, False), (5.05, True)]
 
 
 def test_running_hold_never_touches_power(pins: MockFactory, clock: FakeClock) -> None:
@@ -133,8 +134,9 @@ def test_actuator_error_mid_sequence(pins: MockFactory, clock: FakeClock, mocker
     assert result.outcome is Outcome.HARDWARE_FAULT
     assert "GPIO write failed" in result.reason
     assert_safe(pins)
-    # The pin went up at the failure (5.3 s), before the relay was de-energised.
-    assert timeline(pins.pin(SOLENOID))[-1] == (5.3, 0.0)
+    # The pin went up at the failure (5.05 s, still at full drive), before the relay was
+    # de-energised.
+    assert timeline(pins.pin(SOLENOID)) == [(0.0, 0.0), (5.0, 1.0), (5.05, 0.0)]
 
 
 def test_ctrl_c_mid_hold(pins: MockFactory, clock: FakeClock) -> None:
@@ -147,7 +149,7 @@ def test_ctrl_c_mid_hold(pins: MockFactory, clock: FakeClock) -> None:
     result = Procedure(bay, ScriptedVerifier(clock), PLAN, clock).run()
     assert result.outcome is Outcome.ABORTED
     assert timeline(pins.pin(SOLENOID))[-1] == (15.3, 0.0)
-    assert timeline(pins.pin(RELAY))[-1] == (5.3, True)
+    assert timeline(pins.pin(RELAY))[-1] == (5.05, True)
     assert_safe(pins)
 
 

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import csv
-import os
 import io
 import json
+import os
 import sqlite3
 from pathlib import Path
 
@@ -118,12 +118,12 @@ def test_the_rest_carries_over_between_runs(
             plan=plan_for(bay_cfg, scanned_serial=None),
         )
     pins.reset()
-    # A new process five seconds later: the solenoid worked 18.3 s and must rest the rest.
+    # A new process five seconds later: the solenoid worked 18.05 s and must rest the rest.
     clock.sleep(5)
     with RecordStore(data_dir) as store:
         hw = make_bay(pins, clock)
         carry_over_rest(store, hw, clock)
-        assert hw.presser.rest_remaining_s() == pytest.approx(18.3 - 5, abs=0.01)
+        assert hw.presser.rest_remaining_s() == pytest.approx(18.05 - 5, abs=0.01)
 
 
 def test_interrupted_jobs_are_marked(clock: FakeClock, data_dir: Path) -> None:
@@ -150,7 +150,7 @@ def test_unwritable_records_are_a_clear_error(tmp_path: Path) -> None:
 def test_a_second_station_on_the_same_records_refuses(tmp_path: Path) -> None:
     from rig.records.lock import DataDirLock, StationBusy
 
-    with DataDirLock(tmp_path):
-        with pytest.raises(StationBusy, match=rf"another rig \(pid {os.getpid()}\) is using"):
-            DataDirLock(tmp_path).acquire()
+    busy = rf"another rig \(pid {os.getpid()}\) is using"
+    with DataDirLock(tmp_path), pytest.raises(StationBusy, match=busy):
+        DataDirLock(tmp_path).acquire()
     DataDirLock(tmp_path).acquire().release()  # free again once the first let go

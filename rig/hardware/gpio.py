@@ -10,7 +10,7 @@ from typing import Any
 
 from gpiozero import DigitalOutputDevice, OutputDevice, PWMOutputDevice
 
-from rig.clock import Clock
+from rig.clock import Clock, Timer
 from rig.config import GpioPower, GpioPresser
 from rig.hardware.base import GuardedPresser, PowerSwitch
 
@@ -62,6 +62,7 @@ class GpioSolenoid(GuardedPresser):
         super().__init__(clock)
         self.name = name
         self._config = config
+        self._hit_timer: Timer | None = None
         self._device: PWMOutputDevice | DigitalOutputDevice
         if config.pwm:
             self._device = PWMOutputDevice(
@@ -79,13 +80,19 @@ class GpioSolenoid(GuardedPresser):
     def _down(self) -> None:
         self._device.value = 1
         if self._config.pwm:
-            # The hit happens inside press() so the power-on that follows finds the pin down.
-            self._clock.sleep(self._config.hit_ms / 1000)
-            with self._lock:
-                if self.is_pressed():  # the guard may have released it meanwhile
-                    self._device.value = self._config.hold_duty
+            # Full drive pulls the plunger in; the lower hold duty follows on a timer, so the
+            # power-on that comes next is not delayed by the hit.
+            self._hit_timer = self._clock.call_later(self._config.hit_ms / 1000, self._to_hold)
+
+    def _to_hold(self) -> None:
+        with self._lock:
+            if self.is_pressed() and not self._device.closed:
+                self._device.value = self._config.hold_duty
 
     def _up(self) -> None:
+        if self._hit_timer is not None:
+            self._hit_timer.cancel()
+            self._hit_timer = None
         if not self._device.closed:
             self._device.value = 0
 
