@@ -105,10 +105,10 @@ class NetworkVerifier(Verifier):
 
     def identify(self, scanned_serial: str | None) -> Unit:
         self._scanned = scanned_serial.strip() if scanned_serial else None
-        # One full poll cycle (plus a miss) so everything up has had the chance to answer.
-        start_polls = self._poller.polls
+        # The poller must have listened two full windows (a unit may miss one probe); at a
+        # station it has been running all along and its picture is already current.
         self._wait(
-            lambda _: self._poller.polls >= start_polls + 2,
+            lambda _: self._poller.polls >= 2,
             self._poller.poll_s * 4 + self._poller.window_s,
         )
         self._before = self._poller.present()
