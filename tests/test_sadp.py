@@ -491,7 +491,9 @@ class FakeProber:
         self.script: list[list[SadpReply] | Exception] = []
         self.calls = 0
 
-    def probe(self, window_s: float) -> list[SadpReply]:
+    def probe(
+        self, window_s: float, on_reply: Callable[[SadpReply], None] | None = None
+    ) -> list[SadpReply]:
         self.calls += 1
         time.sleep(min(window_s, 0.005))
         step = self.script.pop(0) if self.script else []

@@ -363,11 +363,15 @@ class SadpClient:
         host, port = self._sock.getsockname()[:2]
         return str(host), int(port)
 
-    def probe(self, window_s: float) -> list[SadpReply]:
+    def probe(
+        self, window_s: float, on_reply: Callable[[SadpReply], None] | None = None
+    ) -> list[SadpReply]:
         """Send one probe and collect the units that answer within `window_s`, one per MAC.
 
-        Raises NetworkError if the probe cannot be sent. Foreign, late and junk datagrams
-        are counted in `stats` and otherwise ignored.
+        `on_reply` sees each unit the moment its answer arrives (the poller notices a unit
+        coming back without waiting for the window to close). Raises NetworkError if the
+        probe cannot be sent. Foreign, late and junk datagrams are counted in `stats` and
+        otherwise ignored.
         """
         if window_s < 0:
             raise ValueError(f"SADP window must not be negative, got {window_s}")
@@ -385,9 +389,15 @@ class SadpClient:
                 ) from exc
             self.stats.probes += 1
             self._recent.append(probe_uuid.casefold())
-            return self._collect(sock, probe_uuid, deadline)
+            return self._collect(sock, probe_uuid, deadline, on_reply)
 
-    def _collect(self, sock: socket.socket, probe_uuid: str, deadline: float) -> list[SadpReply]:
+    def _collect(
+        self,
+        sock: socket.socket,
+        probe_uuid: str,
+        deadline: float,
+        on_reply: Callable[[SadpReply], None] | None = None,
+    ) -> list[SadpReply]:
         by_mac: dict[str, SadpReply] = {}
         while (remaining := deadline - time.monotonic()) > 0:
             sock.settimeout(remaining)
@@ -420,6 +430,8 @@ class SadpClient:
                 self.stats.duplicates += 1
                 continue
             by_mac[reply.mac] = dataclasses.replace(reply, sender=str(sender[0]))
+            if on_reply is not None:
+                on_reply(by_mac[reply.mac])
         self.stats.replies += len(by_mac)
         return list(by_mac.values())
 
@@ -449,7 +461,9 @@ class SadpClient:
 class Prober(Protocol):
     """What the poller needs of a client (a SadpClient, or a fake in tests)."""
 
-    def probe(self, window_s: float) -> list[SadpReply]: ...
+    def probe(
+        self, window_s: float, on_reply: Callable[[SadpReply], None] | None = None
+    ) -> list[SadpReply]: ...
 
 
 EventKind = Literal["appeared", "vanished"]
@@ -600,7 +614,7 @@ class SadpPoller:
         next_at = time.monotonic()
         while not self._stop.is_set():
             try:
-                replies = self._client.probe(self.window_s)
+                replies = self._client.probe(self.window_s, on_reply=self._arrived)
             except Exception as exc:
                 self._record_error(exc)
             else:
@@ -620,6 +634,24 @@ class SadpPoller:
             self._errors += 1
             self._last_error = f"{type(exc).__name__}: {exc}"
             self._cond.notify_all()
+
+    def _arrived(self, reply: SadpReply) -> None:
+        """A unit answered mid-window: present from now on (misses are counted per poll)."""
+        with self._cond:
+            new_events: list[SadpEvent] = []
+            if reply.mac not in self._present:
+                new_events.append(SadpEvent("appeared", reply.mac, reply, self._monotonic()))
+                self._events.extend(new_events)
+            self._present[reply.mac] = reply
+            self._misses[reply.mac] = 0
+            self._cond.notify_all()
+            subscribers = list(self._subscribers)
+        for event in new_events:
+            for callback in subscribers:
+                try:
+                    callback(event)
+                except Exception:
+                    log.exception("SADP event subscriber failed on appeared %s", event.mac)
 
     def poll_once(self, replies: list[SadpReply]) -> list[SadpEvent]:
         """Fold one poll's replies into the state; returns (and publishes) its events.
