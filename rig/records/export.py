@@ -1,13 +1,18 @@
-"""Exports of the records: JSON (everything) and CSV (one row per unit job)."""
+"""Exports of the records, one row or object per unit (its escalation attempts grouped):
+JSON with each unit's attempts, CSV one row per unit. The HTML page is rig.records.report."""
 
 from __future__ import annotations
 
 import csv
 import io
 import json
-from datetime import UTC, datetime
+from collections.abc import Iterable, Mapping
 from typing import Any
 
+from rig.records.report import iso as iso  # re-exported: the printed record uses it too
+from rig.records.report import units_from_jobs
+
+# `job_id` is the unit's last job, whose outcome and hold the row reports; `job_ids` are all.
 CSV_COLUMNS = (
     "job_id",
     "station",
@@ -17,40 +22,42 @@ CSV_COLUMNS = (
     "mac",
     "model",
     "firmware_before",
-    "firmware",
+    "firmware_after",
     "profile",
     "procedure",
-    "attempt",
     "outcome",
     "reason",
+    "attempts",
     "target_hold_s",
     "hold_s",
     "started",
     "ended",
+    "job_ids",
 )
 
-
-def iso(wall: float | None) -> str | None:
-    if wall is None:
-        return None
-    return datetime.fromtimestamp(wall, UTC).isoformat(timespec="milliseconds")
+# A spreadsheet runs a cell that starts with one of these as a formula, and serials, models
+# and reasons are whatever a device on the bench LAN put in its SADP reply.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
-def _with_times(job: dict[str, Any]) -> dict[str, Any]:
-    return dict(job, started=iso(job["started_wall"]), ended=iso(job["ended_wall"]))
+def _cell(value: Any) -> Any:
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        return "'" + value
+    return value
 
 
-def to_json(jobs: list[dict[str, Any]]) -> str:
-    out = [
-        dict(job, started=iso(job["started_wall"]), ended=iso(job["ended_wall"])) for job in jobs
-    ]
-    return json.dumps(out, indent=2, sort_keys=True)
+def to_json(jobs: Iterable[Mapping[str, Any]]) -> str:
+    """A list of units, each with its attempts (no evidence bodies)."""
+    return json.dumps([u.as_dict() for u in units_from_jobs(jobs)], indent=2, sort_keys=True)
 
 
-def to_csv(jobs: list[dict[str, Any]]) -> str:
+def to_csv(jobs: Iterable[Mapping[str, Any]]) -> str:
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=CSV_COLUMNS, extrasaction="ignore")
     writer.writeheader()
-    for job in jobs:
-        writer.writerow(_with_times(job))
+    for unit in units_from_jobs(jobs):
+        row = unit.as_dict()
+        row["attempts"] = len(unit.attempts)
+        row["job_ids"] = " ".join(map(str, unit.job_ids))
+        writer.writerow({k: _cell(v) for k, v in row.items()})
     return buffer.getvalue()
