@@ -21,7 +21,13 @@ $(NODE_STAMP): firmware/package.json
 	cd firmware && npm ci --no-audit --no-fund --silent
 	@touch $(NODE_STAMP)
 
-test: $(STAMP) $(if $(wildcard firmware/package.json),$(NODE_STAMP))
+# The HTML report is checked in a real headless browser: Debian's chromium.
+CHROMIUM := /usr/bin/chromium
+$(CHROMIUM):
+	@if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium
+
+test: $(STAMP) $(if $(wildcard firmware/package.json),$(NODE_STAMP)) $(CHROMIUM)
 	$(BIN)/pytest
 
 lint: $(STAMP)

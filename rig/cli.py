@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 from rich.console import Console
 from rich.table import Table
 
-from rig import __version__
+from rig import __version__, software_cli
 from rig.clock import Clock, SystemClock
 from rig.config import (
     DEFAULT_CONFIG,
@@ -79,6 +79,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--retry", action="store_true", help="retry a not_reset unit with the longer holds"
     )
+    software_cli.add_arguments(p)
 
     p = sub.add_parser("run", help="the station: every bay at once, units scanned in")
     with_config(p)
@@ -158,6 +159,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def cmd_reset(args: argparse.Namespace, *, clock: Clock | None = None) -> int:
+    if args.software:
+        return software_cli.run(args, clock=clock)
+    software_cli.check_software_flags(args)
     config = load_config(args.config)
     bays = [config.bay(name) for name in args.bay] if args.bay else list(config.bays)
     if args.serial is not None and len(args.serial.strip()) < MIN_SERIAL_CHARS:

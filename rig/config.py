@@ -81,8 +81,9 @@ class NetworkConfig:
     sadp_interface: str | None = None  # NIC name, e.g. "eth0" (SO_BINDTODEVICE)
     sadp_poll_s: float = 0.5
     http_timeout_s: float = 5.0
-    # A unit back on SADP must stay this long to count as booted (shorter = a reboot loop).
-    settle_s: float = 2.0
+    # A unit back on SADP must keep answering this long to count as booted; one that drops
+    # out within it is looping. Each second here is a second added to every unit.
+    settle_s: float = 0.5
 
 
 @dataclass(frozen=True)
@@ -166,7 +167,7 @@ def _network(t: Table | None) -> NetworkConfig:
         sadp_interface=t.text("sadp_interface", None),
         sadp_poll_s=t.number("sadp_poll_s", 0.5, lo=0.1, hi=10, unit="s"),
         http_timeout_s=t.number("http_timeout_s", 5.0, lo=0.5, hi=60, unit="s"),
-        settle_s=t.number("settle_s", 2.0, lo=0, hi=120, unit="s"),
+        settle_s=t.number("settle_s", 0.5, lo=0, hi=120, unit="s"),
     )
     t.finish()
     return config
@@ -314,7 +315,7 @@ sadp_target = "239.255.255.250:37020"
 # sadp_interface = "eth1"          # or bind to this NIC by name
 # sadp_poll_s = 0.5                # how often the rig asks who is there
 # http_timeout_s = 5.0             # every ISAPI call gives up after this
-# settle_s = 2.0                   # a unit back must stay up this long (else: reboot loop)
+# settle_s = 0.5                   # a unit back must stay up this long (else: reboot loop)
 
 # A firmware board (firmware/README.md): any pyserial URL or device.
 # [boards.b1]

@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 
+from rig.cli import main
 from rig.errors import ConfigError, ParseError
 from rig.network.isapi import IsapiClient
 from rig.network.sadp import (
@@ -114,7 +115,8 @@ class Lab:
         self, capsys: pytest.CaptureFixture[str], *argv: str
     ) -> tuple[int, list[dict[str, Any]]]:
         capsys.readouterr()
-        code = run(self.args("--json", *argv))
+        # Through the real command line: `rig reset --software ...`.
+        code = main(["reset", "--software", "--config", str(self.config), "--json", *argv])
         out = capsys.readouterr().out.splitlines()
         return code, [json.loads(line) for line in out]
 

@@ -192,6 +192,7 @@ class SimCamera:
         self._pin = False
         self._phase: Phase = "off"
         self._online = False
+        self.online_since: float | None = None
         self._activated = spec.activated or not spec.has_activation
         self._password: str | None = spec.password if self._activated else None
         self._dhcp = spec.dhcp
@@ -509,6 +510,7 @@ class SimCamera:
     def _finish_boot(self, due: float) -> None:
         self._phase = "up"
         self._online = True
+        self.online_since = time.monotonic()  # the benchmark's zero for detection latency
         log.info(
             "cam %s: online (activated=%s, dhcp=%s)", self.spec.mac, self._activated, self._dhcp
         )

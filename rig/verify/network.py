@@ -45,7 +45,7 @@ class NetworkVerifier(Verifier):
         self,
         poller: SadpPoller,
         *,
-        settle_s: float = 2.0,
+        settle_s: float = 0.5,
         http_timeout_s: float = 5.0,
         isapi: IsapiFactory | None = None,
         monotonic: Callable[[], float] = time.monotonic,

@@ -1,0 +1,397 @@
+"""`python -m rig.benchmark`: what the rig achieves in real time, against simulated cameras.
+
+Prints one table per question (no fake clock anywhere):
+
+1. hold precision: target vs applied hold over N presses, on mock pins and through the
+   simulated board, measured from the actuators' own change times (relay back on -> pin up);
+2. per-unit overhead: a job's wall time minus the waits the procedure mandates (off_s, the
+   plunger's travel, hold_s) and the simulated boot, on one bay;
+3. detection latency: from the simulated camera answering again to the rig noticing;
+4. throughput with 1, 4 and 16 bays (boards of 4 channels, units reloaded as soon as a bay is
+   ready): units per hour and the ratio to one bay;
+5. CPU seconds per unit and peak RSS of the station process (the simulated cameras and boards
+   run in the same process, so these are upper bounds), and CPU while idle.
+
+`--quick` runs small numbers (a smoke test, not figures to quote).
+"""
+
+from __future__ import annotations
+
+import argparse
+import queue
+import resource
+import statistics
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from functools import partial
+from pathlib import Path
+
+from gpiozero.pins.mock import MockFactory, MockPWMPin
+from rich.console import Console
+from rich.table import Table
+
+from rig.clock import SystemClock
+from rig.config import GpioPower, GpioPresser, NetworkConfig, parse_config
+from rig.hardware.bay import BayHardware
+from rig.hardware.board import BoardLink, BoardPowerSwitch, BoardPresser
+from rig.hardware.gpio import GpioRelay, GpioSolenoid
+from rig.operator import Operator
+from rig.outcomes import Outcome
+from rig.procedure import TRAVEL_S, Plan, Procedure
+from rig.progress import Progress
+from rig.records.store import RecordStore
+from rig.sim.board import SimBoard
+from rig.sim.camera import CameraSpec, SimCamera
+from rig.sim.network import SimNetwork
+from rig.station import Station
+from rig.verify.base import Unit, Verdict, Verifier
+
+console = Console()
+
+
+class _NoVerify(Verifier):
+    """Hold precision needs no camera: every check passes at once."""
+
+    def identify(self, scanned_serial: str | None) -> Unit:
+        return self.unit
+
+    def wait_gone(self, min_wait_s: float) -> bool:
+        return True
+
+    def wait_back(self, timeout_s: float) -> Verdict | None:
+        return None
+
+    def judge(self) -> Verdict:
+        return Verdict(Outcome.RESET_VERIFIED, "benchmark")
+
+
+class _Quiet:
+    def tell(self, message: str) -> None:
+        pass
+
+    def wait_enter(self, message: str) -> None:
+        pass
+
+    def confirm(self, question: str) -> bool:
+        return True
+
+
+def _ms(values: list[float]) -> tuple[str, str]:
+    return f"{statistics.median(values):.2f}", f"{max(values, key=abs):+.2f}"
+
+
+# -- 1. hold precision ------------------------------------------------------------------------
+
+
+def hold_on_mock_pins(presses: int, hold_s: float) -> list[float]:
+    """Errors (ms) of the applied hold: relay pin back to de-energised -> solenoid pin to 0."""
+    factory = MockFactory(pin_class=MockPWMPin)
+    clock = SystemClock()
+    pins = [(17, 27), (22, 23), (5, 6), (12, 13)]  # four bays, so no press waits out a rest
+    bays = [
+        BayHardware(
+            f"B{i}",
+            GpioRelay(GpioPower(gpio=r, active_high=False), pin_factory=factory),
+            GpioSolenoid(GpioPresser(gpio=s), clock, pin_factory=factory),
+        )
+        for i, (r, s) in enumerate(pins)
+    ]
+    plan = Plan(procedure="power-cycle-hold", off_s=0.2, hold_s=hold_s, boot_timeout_s=5)
+    errors = []
+    for n in range(presses):
+        bay = bays[n % len(bays)]
+        relay, solenoid = factory.pin(pins[n % 4][0]), factory.pin(pins[n % 4][1])
+        relay.clear_states()
+        solenoid.clear_states()
+        base_relay, base_solenoid = relay._last_change, solenoid._last_change
+        Procedure(bay, _NoVerify(), plan, clock).run()
+        power_on = base_relay + sum(s.timestamp for s in relay.states[:3])  # cut, then back on
+        release = base_solenoid + sum(s.timestamp for s in solenoid.states)  # last change: up
+        errors.append((release - power_on - hold_s) * 1000)
+    for bay in bays:
+        bay.close()
+    return errors
+
+
+def hold_on_sim_board(presses: int, hold_s: float) -> list[float]:
+    """The same through the firmware's logic behind a pty, timed by the board's own pins."""
+    changes: list[tuple[float, int, bool, bool]] = []
+    clock = SystemClock()
+    plan = Plan(procedure="power-cycle-hold", off_s=0.2, hold_s=hold_s, boot_timeout_s=5)
+    errors = []
+    with SimBoard(channels=4) as board:
+        board.add_listener(
+            lambda ch: changes.append(
+                (time.monotonic(), ch, board.power_is_on(ch), board.pin_is_down(ch))
+            )
+        )
+        with BoardLink("bench", board.port) as link:
+            bays = [
+                BayHardware(f"ch{ch}", BoardPowerSwitch(link, ch), BoardPresser(link, ch, clock))
+                for ch in range(1, 5)
+            ]
+            for n in range(presses):
+                ch = n % 4 + 1
+                changes.clear()
+                Procedure(bays[ch - 1], _NoVerify(), plan, clock).run()
+                time.sleep(0.05)
+                ours = [c for c in changes if c[1] == ch]
+                power_on = next(t for t, _, on, down in ours if on and down)
+                release = next(t for t, _, on, down in ours if t > power_on and not down)
+                errors.append((release - power_on - hold_s) * 1000)
+    return errors
+
+
+# -- 2-5. the station against simulated cameras -------------------------------------------------
+
+
+@dataclass
+class Timing:
+    off_s: float
+    hold_s: float
+    boot_s: float
+    rounds: int  # units per bay
+
+    @property
+    def reset_hold_s(self) -> float:
+        return round(self.hold_s * 0.8, 3)
+
+
+@dataclass
+class StationRun:
+    bays: int
+    units: int
+    verified: int
+    wall_s: float
+    cpu_s: float
+    overheads_s: list[float] = field(default_factory=list)
+    latencies_s: list[float] = field(default_factory=list)
+
+    @property
+    def per_hour(self) -> float:
+        return self.units / self.wall_s * 3600
+
+
+class _Lab(Progress):
+    """The operator: reloads a bay (a fresh activated unit) the moment it says it is ready."""
+
+    def __init__(
+        self, cameras: dict[str, SimCamera], rounds: int, scans: queue.SimpleQueue[str | None]
+    ) -> None:
+        super().__init__(SystemClock(), Console(quiet=True))
+        self.cameras = cameras
+        self.left = {bay: rounds for bay in cameras}
+        self.scans = scans
+        self._guard = threading.Lock()
+
+    def stage(self, bay: str, name: str, deadline: float | None = None) -> None:
+        if not name.startswith("ready"):
+            return
+        with self._guard:
+            if self.left[bay] == 0:
+                if not any(self.left.values()):
+                    self.scans.put(None)
+                    self.left = {b: -1 for b in self.left}
+                return
+            if self.left[bay] < 0:
+                return
+            self.left[bay] -= 1
+        camera = self.cameras[bay]
+        if not camera.activated:
+            camera.activate()  # the next unit off the returns pile
+        self.scans.put(f"{bay} {camera.spec.device_sn[-13:]}")
+
+    def summary(self, line: str) -> None:
+        pass
+
+
+def _drain(scans: queue.SimpleQueue[str | None]) -> Iterator[str]:
+    while (line := scans.get()) is not None:
+        yield line
+
+
+def run_station(bays: int, timing: Timing, *, poll_s: float, settle_s: float) -> StationRun:
+    boards = [SimBoard(channels=4) for _ in range((bays + 3) // 4)]
+    for board in boards:
+        board.start()
+    network = SimNetwork().start()
+    cameras: dict[str, SimCamera] = {}
+    config_bays = []
+    for i in range(bays):
+        name = f"{chr(ord('A') + i)}"
+        board, ch = boards[i // 4], i % 4 + 1
+        spec = CameraSpec.sample(i + 1, boot_s=timing.boot_s, reset_hold_s=timing.reset_hold_s)
+        camera = SimCamera(spec).start()
+        camera.watch(partial(board.power_is_on, ch), partial(board.pin_is_down, ch))
+        network.add(camera)
+        cameras[name] = camera
+        config_bays.append(
+            f'[[bays]]\nname = "{name}"\npower = {{ board = "b{i // 4}", channel = {ch} }}\n'
+            f'presser = {{ board = "b{i // 4}", channel = {ch} }}\n'
+            f"off_s = {timing.off_s}\nhold_s = {timing.hold_s}\nboot_timeout_s = 60\n"
+        )
+    text = (
+        f'[station]\nname = "bench"\n[network]\nsadp_target = "{network.target}"\n'
+        f"sadp_poll_s = {poll_s}\nsettle_s = {settle_s}\n"
+        + "".join(f'[boards.b{n}]\nport = "{b.port}"\n' for n, b in enumerate(boards))
+        + "".join(config_bays)
+    )
+    scans: queue.SimpleQueue[str | None] = queue.SimpleQueue()
+    lab = _Lab(cameras, timing.rounds, scans)
+    operator: Operator = _Quiet()
+    with tempfile.TemporaryDirectory(prefix="rig-bench-") as data_dir:
+        station = Station(
+            parse_config(text, "benchmark config"),
+            clock=SystemClock(),
+            data_dir=Path(data_dir),
+            operator=operator,
+            scans=_drain(scans),
+            progress=lab,
+            retry=False,
+        )
+        cpu0 = time.process_time()
+        start = time.monotonic()
+        station.run()
+        wall = time.monotonic() - start
+        cpu = time.process_time() - cpu0
+        with RecordStore(Path(data_dir)) as store:
+            jobs = store.jobs()
+    run = StationRun(
+        bays=bays,
+        units=len(jobs),
+        verified=sum(j["outcome"] == Outcome.RESET_VERIFIED.value for j in jobs),
+        wall_s=wall,
+        cpu_s=cpu,
+    )
+    mandated = timing.off_s + TRAVEL_S + timing.hold_s + timing.boot_s
+    for job in jobs:
+        steps = {s["name"]: s for s in job["steps"]}
+        # The job from the press of Enter to its verdict, less the cut-slot wait (a station
+        # rule, zero with one bay) and the waits the procedure and the camera mandate.
+        span = steps["safe"]["ended_mono"] - steps["identify"]["started_mono"]
+        run.overheads_s.append(span - mandated)
+        back = next((e for e in job["evidence"] if e["check"] == "back"), None)
+        if back is not None:
+            run.latencies_s.append(back["after_s"] - timing.boot_s)
+    for camera in cameras.values():
+        camera.stop()
+    network.stop()
+    for board in boards:
+        board.stop()
+    return run
+
+
+def idle_cpu(seconds: float) -> float:
+    """CPU share of one core while the station waits for units (one bay, nothing scanned)."""
+    with SimBoard(channels=4) as board, SimNetwork() as network:
+        text = (
+            f'[network]\nsadp_target = "{network.target}"\n[boards.b1]\nport = "{board.port}"\n'
+            '[[bays]]\nname = "A"\npower = { board = "b1", channel = 1 }\n'
+            'presser = { board = "b1", channel = 1 }\n'
+        )
+        scans: queue.SimpleQueue[str | None] = queue.SimpleQueue()
+        with tempfile.TemporaryDirectory() as data_dir:
+            station = Station(
+                parse_config(text, "idle"),
+                clock=SystemClock(),
+                data_dir=Path(data_dir),
+                operator=_Quiet(),
+                scans=_drain(scans),
+                progress=Progress(SystemClock(), Console(quiet=True)),
+            )
+            thread = threading.Thread(target=station.run)
+            thread.start()
+            time.sleep(1.0)  # let it settle into waiting
+            # Only the station's own threads count: the simulated board spins at 1 kHz.
+            cpu0 = _threads_cpu(exclude=("rig.sim",))
+            time.sleep(seconds)
+            cpu = _threads_cpu(exclude=("rig.sim",)) - cpu0
+            scans.put(None)
+            thread.join()
+    return cpu / seconds
+
+
+def _threads_cpu(exclude: tuple[str, ...]) -> float:
+    """CPU seconds of this process's threads whose names do not start with `exclude`."""
+    import os
+
+    names = {t.native_id: t.name for t in threading.enumerate()}
+    total = 0.0
+    tick = os.sysconf("SC_CLK_TCK")
+    for tid in os.listdir("/proc/self/task"):
+        name = names.get(int(tid), "")
+        if name.startswith(exclude):
+            continue
+        try:
+            fields = Path(f"/proc/self/task/{tid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / tick  # utime + stime
+    return total
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m rig.benchmark", description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="small numbers, a smoke test")
+    args = parser.parse_args(argv)
+    presses = 4 if args.quick else 20
+    timing = (
+        Timing(off_s=0.6, hold_s=1.5, boot_s=0.5, rounds=1)
+        if args.quick
+        else Timing(off_s=2.0, hold_s=8.0, boot_s=10.0, rounds=6)
+    )
+    defaults = NetworkConfig()  # the figures are for the shipped settings
+    poll_s, settle_s = defaults.sadp_poll_s, defaults.settle_s
+
+    gpio = hold_on_mock_pins(presses, hold_s=1.0)
+    board = hold_on_sim_board(presses, hold_s=1.0)
+    table = Table(title=f"1. hold precision: {presses} presses of 1.000 s")
+    for column in ("path", "median error ms", "worst error ms"):
+        table.add_column(column)
+    table.add_row("mock pins (direct GPIO)", *_ms(gpio))
+    table.add_row("simulated board (pty)", *_ms(board))
+    console.print(table)
+
+    runs = [run_station(n, timing, poll_s=poll_s, settle_s=settle_s) for n in (1, 4, 16)]
+    one = runs[0]
+    table = Table(
+        title=f"2-3. per unit, one bay (off {timing.off_s:g} s, hold {timing.hold_s:g} s, "
+        f"boot {timing.boot_s:g} s, SADP poll {poll_s:g} s, settle {settle_s:g} s)"
+    )
+    for column in ("measure", "median s", "worst s"):
+        table.add_column(column)
+    table.add_row("rig overhead beyond mandated waits", *_s(one.overheads_s))
+    table.add_row("detection latency", *_s([x for r in runs for x in r.latencies_s]))
+    console.print(table)
+
+    table = Table(title=f"4-5. throughput, {timing.rounds} unit(s) per bay")
+    for column in ("bays", "units", "verified", "wall s", "units/hour", "x one bay", "CPU s/unit"):
+        table.add_column(column)
+    for run in runs:
+        table.add_row(
+            str(run.bays),
+            str(run.units),
+            str(run.verified),
+            f"{run.wall_s:.1f}",
+            f"{run.per_hour:.0f}",
+            f"{run.per_hour / one.per_hour:.1f}",
+            f"{run.cpu_s / max(run.units, 1):.3f}",
+        )
+    console.print(table)
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    idle = idle_cpu(3.0 if args.quick else 10.0)
+    console.print(f"peak RSS {peak_mb:.0f} MB; station idle CPU {idle * 100:.1f} % of one core")
+    return 0
+
+
+def _s(values: list[float]) -> tuple[str, str]:
+    if not values:
+        return "-", "-"
+    return f"{statistics.median(values):.3f}", f"{max(values):.3f}"
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
