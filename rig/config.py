@@ -226,17 +226,25 @@ def get_profile_for(t: Table) -> Profile:
         raise t.error("profile", str(exc)) from None
 
 
-def _power(t: Table, boards: dict[str, BoardConfig]) -> PowerConfig:
-    value = t.raw("power", MANUAL)
+def _backend(
+    t: Table, key: str, boards: dict[str, BoardConfig]
+) -> Table | BoardChannel | Literal["manual"]:
+    """`"manual"`, a `{ board, channel }`, or the table of a GPIO backend to read further."""
+    value = t.raw(key, MANUAL)
     if value == MANUAL:
         return MANUAL
     if not isinstance(value, dict):
         raise t.error(
-            "power", f'must be "manual", {{ gpio = N }} or {{ board, channel }}; got {value!r}'
+            key, f'must be "manual", {{ gpio = N }} or {{ board, channel }}; got {value!r}'
         )
-    p = t.sub("power", value)
-    if p.has("board"):
-        return _channel(p, boards)
+    p = t.sub(key, value)
+    return _channel(p, boards) if p.has("board") else p
+
+
+def _power(t: Table, boards: dict[str, BoardConfig]) -> PowerConfig:
+    p = _backend(t, "power", boards)
+    if not isinstance(p, Table):
+        return p
     power = GpioPower(
         gpio=p.integer("gpio", lo=GPIO_RANGE[0], hi=GPIO_RANGE[1]),
         active_high=p.flag("active_high", False),
@@ -246,16 +254,9 @@ def _power(t: Table, boards: dict[str, BoardConfig]) -> PowerConfig:
 
 
 def _presser(t: Table, boards: dict[str, BoardConfig]) -> PresserConfig:
-    value = t.raw("presser", MANUAL)
-    if value == MANUAL:
-        return MANUAL
-    if not isinstance(value, dict):
-        raise t.error(
-            "presser", f'must be "manual", {{ gpio = N }} or {{ board, channel }}; got {value!r}'
-        )
-    p = t.sub("presser", value)
-    if p.has("board"):
-        return _channel(p, boards)
+    p = _backend(t, "presser", boards)
+    if not isinstance(p, Table):
+        return p
     presser = GpioPresser(
         gpio=p.integer("gpio", lo=GPIO_RANGE[0], hi=GPIO_RANGE[1]),
         pwm=p.flag("pwm", True),

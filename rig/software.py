@@ -272,16 +272,7 @@ class RestoreClient(SadpClient):
                     f"{exc.strerror or exc}"
                 ) from exc
             del payload  # holds the password; nothing else may keep it
-            while (remaining := deadline - time.monotonic()) > 0:
-                sock.settimeout(remaining)
-                try:
-                    data, _ = sock.recvfrom(self.recv_cap + 1)
-                except TimeoutError:
-                    break
-                except ConnectionError:
-                    continue
-                except OSError as exc:
-                    raise NetworkError(f"SADP receive failed: {exc.strerror or exc}") from exc
+            for data, _ in self._datagrams(sock, deadline):
                 if len(data) > self.recv_cap:
                     continue
                 try:

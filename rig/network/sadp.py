@@ -17,7 +17,7 @@ import struct
 import threading
 import time
 import uuid as uuidlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Literal, Protocol
@@ -391,6 +391,24 @@ class SadpClient:
             self._recent.append(probe_uuid.casefold())
             return self._collect(sock, probe_uuid, deadline, on_reply)
 
+    def _datagrams(
+        self, sock: socket.socket, deadline: float
+    ) -> Iterator[tuple[bytes, tuple[str, int]]]:
+        """Every datagram that reaches `sock` before `deadline` (oversized ones included, one
+        byte over the cap so the caller can tell them from one exactly at it)."""
+        while (remaining := deadline - time.monotonic()) > 0:
+            sock.settimeout(remaining)
+            try:
+                data, sender = sock.recvfrom(self.recv_cap + 1)
+            except TimeoutError:
+                return
+            except ConnectionError:
+                # An ICMP error from an earlier send surfacing here; nothing to read.
+                continue
+            except OSError as exc:
+                raise NetworkError(f"SADP receive failed: {exc.strerror or exc}") from exc
+            yield data, sender
+
     def _collect(
         self,
         sock: socket.socket,
@@ -399,18 +417,7 @@ class SadpClient:
         on_reply: Callable[[SadpReply], None] | None = None,
     ) -> list[SadpReply]:
         by_mac: dict[str, SadpReply] = {}
-        while (remaining := deadline - time.monotonic()) > 0:
-            sock.settimeout(remaining)
-            try:
-                # One byte over the cap tells an oversized datagram from one exactly at it.
-                data, sender = sock.recvfrom(self.recv_cap + 1)
-            except TimeoutError:
-                break
-            except ConnectionError:
-                # An ICMP error from an earlier send surfacing here; nothing to read.
-                continue
-            except OSError as exc:
-                raise NetworkError(f"SADP receive failed: {exc.strerror or exc}") from exc
+        for data, sender in self._datagrams(sock, deadline):
             if len(data) > self.recv_cap:
                 self.stats.junk += 1
                 continue
