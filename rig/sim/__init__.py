@@ -1,4 +1,5 @@
-"""Simulated hardware for tests and `rig demo`: Hikvision cameras on loopback.
+"""Simulated hardware for tests and `rig demo`: Hikvision cameras on loopback, and the
+actuator board (the firmware's own logic behind a pty).
 
 Everything binds to 127.0.0.1 and answers only loopback addresses.
 
@@ -8,7 +9,8 @@ Everything binds to 127.0.0.1 and answers only loopback addresses.
         ...  # point the rig's sadp_target at net.target
 """
 
+from rig.sim.board import SimBoard
 from rig.sim.camera import CameraSpec, SimCamera, firmware_version
 from rig.sim.network import SimNetwork
 
-__all__ = ["CameraSpec", "SimCamera", "SimNetwork", "firmware_version"]
+__all__ = ["CameraSpec", "SimBoard", "SimCamera", "SimNetwork", "firmware_version"]
