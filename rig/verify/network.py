@@ -214,10 +214,12 @@ class NetworkVerifier(Verifier):
                     )
                 continue
             self._note("back", mac=reply.mac, after_s=round(self._now() - self._released_at, 3))
-            # Stay up for the settle time: a unit that drops again is looping, not booted.
+            # Stay up for the settle time: a unit that drops again is looping, not booted. The
+            # whole settle time, even past the boot timeout (which bounds the coming back, not
+            # the staying up): cut short, a unit back at the last moment that drops again
+            # would be judged, and recorded reset_verified.
             mac = reply.mac
-            settle_s = min(self._settle_s, max(0.0, deadline - self._now()))
-            if not self._wait(_without(mac), settle_s):
+            if not self._wait(_without(mac), self._settle_s):
                 self._back = self._ours(self._poller.present()) or reply
                 return None
             cycles += 1
