@@ -8,6 +8,7 @@ had finished, and a job found still running at the next start was interrupted.
 from __future__ import annotations
 
 import json
+import shutil
 import sqlite3
 import threading
 from dataclasses import asdict
@@ -66,6 +67,17 @@ class RecordError(RigError, OSError):
     """The records cannot be written (full disk, read-only, corrupt file)."""
 
 
+def _why(exc: Exception, data_dir: Path) -> str:
+    """SQLite reports a full disk as a "disk I/O error" when it fails to make its WAL index:
+    name the real cause, or a technician goes looking for a failing SD card."""
+    text = str(exc)
+    try:
+        full = shutil.disk_usage(data_dir).free == 0
+    except OSError:
+        full = False
+    return f"{text} (the disk is full)" if full and "full" not in text else text
+
+
 def _json(value: Any) -> str:
     return json.dumps(value, sort_keys=True, default=str)
 
@@ -85,7 +97,9 @@ class RecordStore:
             self._migrate()
             self._db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
         except (OSError, sqlite3.Error) as exc:
-            raise RecordError(f"records at {self.path}: cannot open for writing: {exc}") from None
+            raise RecordError(
+                f"records at {self.path}: cannot open for writing: {_why(exc, data_dir)}"
+            ) from None
         self._lock = threading.Lock()
         self._seq: dict[int, int] = {}
 
