@@ -62,6 +62,10 @@ class Progress:
         with self._lock:
             state = self._bays.setdefault(bay, _BayState())
             state.outcome, state.stage, state.deadline = outcome, "done", None
+        if self._live is None:
+            # Off a terminal (a service's journal, a log file) `rig run` has no other line that
+            # says how a unit ended; on one, the live table's outcome column shows it.
+            self.console.print(f"bay {bay}: {outcome}", markup=False, highlight=False)
 
     def summary(self, line: str) -> None:
         with self._lock:
