@@ -241,13 +241,20 @@ class NetworkVerifier(Verifier):
                 f"came back and went again {cycles} time(s), not up at the end of {timeout_s:g} s",
                 {"cycles": cycles},
             )
+        if self._mac is not None:
+            # The unit in the bay is known by its MAC and did not come back. Whoever else
+            # appeared meanwhile is not evidence against it: at a station every other bay's
+            # units come and go on the same LAN.
+            return Verdict(Outcome.NO_RESPONSE, f"did not come back within {timeout_s:g} s")
         newcomers = sorted(
-            e.mac
-            for e in self._poller.events
-            if e.kind == "appeared"
-            and self._released_at is not None
-            and e.at >= self._released_at
-            and e.mac not in self._before
+            {
+                e.mac
+                for e in self._poller.events
+                if e.kind == "appeared"
+                and self._released_at is not None
+                and e.at >= self._released_at
+                and e.mac not in self._before
+            }
         )
         if newcomers:
             return Verdict(
