@@ -186,7 +186,6 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     config = load_config(args.config)
     operator = TerminalOperator()
-    operator.tell("station ready: load a unit, scan its label (or type BAY SERIAL); q to finish")
     station = Station(
         config,
         clock=SystemClock(),

@@ -150,6 +150,9 @@ class Station:
                 hw.make_safe()
                 carry_over_rest(store, hw, self.clock)
                 bays.append((bay, hw))
+            self.operator.tell(
+                "station ready: load a unit, scan its label (or type BAY SERIAL); q to finish"
+            )
             workers = [
                 threading.Thread(
                     target=self._worker,
