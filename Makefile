@@ -31,8 +31,8 @@ test: $(STAMP) $(if $(wildcard firmware/package.json),$(NODE_STAMP)) $(CHROMIUM)
 	$(BIN)/pytest
 
 lint: $(STAMP)
-	$(BIN)/ruff check rig tests
-	$(BIN)/ruff format --check rig tests
+	$(BIN)/ruff check rig tests scripts
+	$(BIN)/ruff format --check rig tests scripts
 	$(BIN)/mypy
 
 demo: $(STAMP)
