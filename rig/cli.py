@@ -11,7 +11,6 @@ import json
 import logging
 import sys
 from collections.abc import Sequence
-from contextlib import nullcontext
 from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
@@ -40,11 +39,9 @@ from rig.outcomes import Outcome
 from rig.profiles import all_profiles
 from rig.progress import Progress
 from rig.records.export import to_csv, to_json
-from rig.records.lock import DataDirLock
 from rig.records.store import RecordStore
 from rig.safety import SafeGuard
-from rig.verify.base import Verifier
-from rig.verify.network import NetworkWatch
+from rig.session import open_session
 
 if TYPE_CHECKING:
     from rig.network.sadp import SadpReply
@@ -213,29 +210,23 @@ def reset_bays(
     retry: bool = False,
 ) -> int:
     """Reset the given bays one after another; print one JSON object (or line) per attempt."""
-    # Open the records first: a disk that cannot take them must stop us before anything moves.
-    needs_network = any(bay.verify == "network" for bay in bays)
-    with (
-        DataDirLock(data_dir),
-        RecordStore(data_dir) as store,
-        SafeGuard() as guard,
-        BoardPool(config.boards) as boards,
-        NetworkWatch(config.network) if needs_network else nullcontext() as network,
-    ):
+    with open_session(config, bays, data_dir) as session:
         progress = progress or Progress(clock)
         units: list[list[JobReport]] = []
         with progress:
             for bay in bays:
-                hw = build_bay(bay, config, clock, operator, pin_factory=pin_factory, boards=boards)
-                guard.add(hw)
+                hw = build_bay(
+                    bay, config, clock, operator, pin_factory=pin_factory, boards=session.boards
+                )
+                session.guard.add(hw)
                 try:
-                    carry_over_rest(store, hw, clock)
+                    carry_over_rest(session.store, hw, clock)
                     reports = run_unit(
                         station=config.station.name,
                         bay=bay,
                         hw=hw,
-                        make_verifier=partial(_verifier, bay, operator, network),
-                        store=store,
+                        make_verifier=partial(session.verifier, bay, operator),
+                        store=session.store,
                         clock=clock,
                         scanned_serial=scanned_serial,
                         retry=retry,
@@ -252,15 +243,6 @@ def reset_bays(
                     break  # a signal or the operator stopped the run: no further bays
     ok = units and all(u[-1].result.outcome is Outcome.RESET_VERIFIED for u in units)
     return EXIT_OK if ok and len(units) == len(bays) else EXIT_FAILED
-
-
-def _verifier(bay: BayConfig, operator: Operator, network: NetworkWatch | None) -> Verifier:
-    if bay.verify == "manual":
-        from rig.verify.manual import ManualVerifier
-
-        return ManualVerifier(operator, bay=bay.name)
-    assert network is not None
-    return network.verifier()
 
 
 def _print_report(report: JobReport, as_json: bool) -> None:

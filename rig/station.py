@@ -16,25 +16,20 @@ import logging
 import queue
 import threading
 from collections.abc import Callable, Iterable
-from contextlib import nullcontext
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 from rig.clock import Clock, StoppableClock
 from rig.config import BayConfig, RigConfig
 from rig.errors import Aborted
 from rig.hardware.bay import BayHardware
-from rig.hardware.board import BoardPool
 from rig.hardware.factory import build_bay
 from rig.jobs import JobReport, carry_over_rest, run_unit
 from rig.operator import Operator
 from rig.outcomes import Outcome
 from rig.progress import Progress
-from rig.records.lock import DataDirLock
-from rig.records.store import RecordStore
-from rig.safety import SafeGuard
-from rig.verify.base import Verifier
-from rig.verify.network import NetworkWatch
+from rig.session import Session, open_session
 
 log = logging.getLogger(__name__)
 
@@ -123,14 +118,8 @@ class Station:
     # -- the loop ---------------------------------------------------------------------------
 
     def run(self) -> int:
-        needs_network = any(bay.verify == "network" for bay in self.config.bays)
-        with (
-            DataDirLock(self.data_dir),
-            RecordStore(self.data_dir) as store,
-            SafeGuard() as guard,
-            BoardPool(self.config.boards) as boards,
-            NetworkWatch(self.config.network) if needs_network else nullcontext() as network,
-        ):
+        with open_session(self.config, self.config.bays, self.data_dir) as session:
+            store = session.store
             # A station that died mid-job left its jobs open: they end `aborted`, reason
             # interrupted, before any actuator moves.
             self.interrupted = store.mark_interrupted(self.clock.wall())
@@ -144,9 +133,9 @@ class Station:
                     self.clock,
                     self.operator,
                     pin_factory=self.pin_factory,
-                    boards=boards,
+                    boards=session.boards,
                 )
-                guard.add(hw)
+                session.guard.add(hw)
                 hw.make_safe()
                 carry_over_rest(store, hw, self.clock)
                 bays.append((bay, hw))
@@ -156,7 +145,7 @@ class Station:
             workers = [
                 threading.Thread(
                     target=self._worker,
-                    args=(bay, hw, store, network),
+                    args=(bay, hw, session),
                     name=f"bay-{bay.name}",
                     daemon=True,
                 )
@@ -226,8 +215,7 @@ class Station:
         self,
         bay: BayConfig,
         hw: BayHardware,
-        store: RecordStore,
-        network: NetworkWatch | None,
+        session: Session,
     ) -> None:
         inbox = self._queues[bay.name]
         while not self.stop.is_set():
@@ -246,8 +234,8 @@ class Station:
                     station=self.config.station.name,
                     bay=bay,
                     hw=hw,
-                    make_verifier=self._verifier_factory(bay, network),
-                    store=store,
+                    make_verifier=partial(session.verifier, bay, self.operator, self.stop),
+                    store=session.store,
                     clock=self.workers_clock,
                     scanned_serial=serial,
                     retry=self.retry,
@@ -270,13 +258,3 @@ class Station:
         with self._idle:
             self._busy[bay] = busy
             self._idle.notify_all()
-
-    def _verifier_factory(
-        self, bay: BayConfig, network: NetworkWatch | None
-    ) -> Callable[[], Verifier]:
-        if bay.verify == "manual":
-            from rig.verify.manual import ManualVerifier
-
-            return lambda: ManualVerifier(self.operator, bay=bay.name)
-        assert network is not None
-        return lambda: network.verifier(cancel=self.stop)
