@@ -17,6 +17,29 @@ from rig.errors import CooldownError, SafetyLimitError
 MAX_PRESS_S = 60.0
 
 
+def check_press_limit(max_s: float) -> None:
+    """Refuse a press over the hard limit before anything moves."""
+    if not 0 < max_s <= MAX_PRESS_S:
+        raise SafetyLimitError(f"press of {max_s:g} s refused: limit is {MAX_PRESS_S:g} s")
+
+
+class Rest:
+    """After a press of length t the solenoid rests at least t (DESIGN.md §3)."""
+
+    def __init__(self, clock: Clock) -> None:
+        self._clock = clock
+        self._until = float("-inf")
+
+    def remaining_s(self) -> float:
+        return max(0.0, self._until - self._clock.monotonic())
+
+    def until(self, monotonic_s: float) -> None:
+        self._until = max(self._until, monotonic_s)  # a rest is never shortened
+
+    def after(self, worked_s: float) -> None:
+        self.until(self._clock.monotonic() + worked_s)
+
+
 class PowerSwitch(ABC):
     """The camera's PoE power. The relay is wired NC: energised = power cut."""
 
@@ -50,6 +73,7 @@ class Presser(ABC):
     # the hold on record is then derived from it rather than from the host's clock.
     times_itself: bool = False
     auto_released: bool = False  # the backend's own guard ended the press
+    _rest: Rest | None = None  # backends that can press set one
 
     @abstractmethod
     def press(self, max_s: float) -> None:
@@ -68,10 +92,12 @@ class Presser(ABC):
 
     def rest_remaining_s(self) -> float:
         """How much longer the solenoid must rest before it may press again."""
-        return 0.0
+        return 0.0 if self._rest is None else self._rest.remaining_s()
 
-    def rest_until(self, monotonic_s: float) -> None:  # noqa: B027 - optional
+    def rest_until(self, monotonic_s: float) -> None:
         """Carry a rest over from an earlier process (the records know the last press)."""
+        if self._rest is not None:
+            self._rest.until(monotonic_s)
 
     def close(self) -> None:  # noqa: B027 - optional for backends without resources
         """Release the backend's resources; idempotent."""
@@ -89,7 +115,7 @@ class GuardedPresser(Presser):
         self._clock = clock
         self._lock = threading.RLock()
         self._pressed_at: float | None = None
-        self._rest_until = float("-inf")
+        self._rest: Rest = Rest(clock)
         self._guard: Timer | None = None
         self.auto_released = False
 
@@ -99,15 +125,8 @@ class GuardedPresser(Presser):
     @abstractmethod
     def _up(self) -> None: ...
 
-    def rest_remaining_s(self) -> float:
-        return max(0.0, self._rest_until - self._clock.monotonic())
-
-    def rest_until(self, monotonic_s: float) -> None:
-        self._rest_until = max(self._rest_until, monotonic_s)
-
     def press(self, max_s: float) -> None:
-        if not 0 < max_s <= MAX_PRESS_S:
-            raise SafetyLimitError(f"press of {max_s:g} s refused: limit is {MAX_PRESS_S:g} s")
+        check_press_limit(max_s)
         with self._lock:
             if self._pressed_at is not None:
                 raise SafetyLimitError(f"{self.name}: already pressed")
@@ -136,7 +155,7 @@ class GuardedPresser(Presser):
                 return None
             held_s = self._clock.monotonic() - self._pressed_at
             self._pressed_at = None
-            self._rest_until = self._clock.monotonic() + held_s
+            self._rest.after(held_s)
             if self._guard is not None:
                 self._guard.cancel()
                 self._guard = None

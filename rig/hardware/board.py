@@ -27,8 +27,8 @@ import serial.threaded
 
 from rig.clock import Clock
 from rig.config import BoardConfig
-from rig.errors import CooldownError, HardwareFault, SafetyLimitError
-from rig.hardware.base import MAX_PRESS_S, PowerSwitch, Presser
+from rig.errors import CooldownError, HardwareFault
+from rig.hardware.base import PowerSwitch, Presser, Rest, check_press_limit
 
 log = logging.getLogger(__name__)
 
@@ -305,7 +305,8 @@ class BoardPresser(Presser):
         self._channel = channel
         self._clock = clock
         self._pressed = False
-        self._rest_until = float("-inf")
+        # Mirrors the board's own COOLDOWN, so the procedure waits it out instead of failing.
+        self._rest: Rest = Rest(clock)
         self.name = f"board {link.name} ch{channel} solenoid"
         link.subscribe(self._on_event)
 
@@ -316,11 +317,8 @@ class BoardPresser(Presser):
         elif event.name == "SAFE":
             self._pressed = False
 
-    auto_released = False
-
     def press(self, max_s: float) -> None:
-        if not 0 < max_s <= MAX_PRESS_S:
-            raise SafetyLimitError(f"press of {max_s:g} s refused: limit is {MAX_PRESS_S:g} s")
+        check_press_limit(max_s)
         self.auto_released = False
         self._link.set_active(("press", self._channel), True)
         try:
@@ -340,7 +338,7 @@ class BoardPresser(Presser):
             self._pressed = False
             self._link.set_active(("press", self._channel), False)
         held_s = int(answer.get("held_ms", "0")) / 1000
-        self._rest_until = max(self._rest_until, self._clock.monotonic() + held_s)
+        self._rest.after(held_s)
         return held_s if held_s > 0 else None
 
     def is_pressed(self) -> bool:
@@ -351,12 +349,6 @@ class BoardPresser(Presser):
             self._pressed = False
             return
         self.release()
-
-    def rest_remaining_s(self) -> float:
-        return max(0.0, self._rest_until - self._clock.monotonic())
-
-    def rest_until(self, monotonic_s: float) -> None:
-        self._rest_until = max(self._rest_until, monotonic_s)
 
 
 class BoardPool:
