@@ -225,10 +225,6 @@ class Station:
             if serial is None or self.stop.is_set():
                 return
             self._set_busy(bay.name, True)
-
-            def on_stage(stage: str, deadline: float | None, name: str = bay.name) -> None:
-                self.progress.stage(name, stage, deadline)
-
             try:
                 reports = run_unit(
                     station=self.config.station.name,
@@ -239,7 +235,7 @@ class Station:
                     clock=self.workers_clock,
                     scanned_serial=serial,
                     retry=self.retry,
-                    on_stage=on_stage,
+                    on_stage=partial(self.progress.stage, bay.name),
                     before_cut=self.gate.wait_turn,
                 )
             except Exception as exc:  # a bay must never take the station down
