@@ -4,7 +4,7 @@ A unit is found by SADP with the MAC or serial the operator gave; over ISAPI one
 to `GET /ISAPI/System/deviceInfo` must show that very unit before
 `PUT /ISAPI/System/factoryReset?mode=full|basic` is sent, then `PUT /ISAPI/System/reboot` (the
 camera answers statusCode 7 "Reboot Required", and the vendor's client reboots whatever it
-says). For units whose web port cannot be reached, SADP's restoreInactive does the full reset.
+says).
 The proof is the hard reset's: the same MAC drops off SADP (the reboot), comes back and stays,
 and `NetworkVerifier.judge` decides the factory state (full); a basic restore must come back
 with its network settings kept.
@@ -23,9 +23,7 @@ import csv
 import io
 import logging
 import re
-import time
 import traceback
-import uuid as uuidlib
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -46,16 +44,10 @@ from rig.network.isapi import (
     ResponseStatus,
 )
 from rig.network.sadp import (
-    ForeignReply,
-    RestoreInactiveReply,
-    SadpClient,
     SadpPoller,
     SadpReply,
-    build_restore_inactive,
     normalise_mac,
-    parse_restore_inactive,
 )
-from rig.network.version import is_activation_firmware
 from rig.outcomes import Outcome
 from rig.procedure import Plan, Recorder, Result
 from rig.profiles import GENERIC
@@ -243,66 +235,6 @@ def _target_from_row(
     )
 
 
-# --- SADP restoreInactive ---------------------------------------------------------------------
-
-
-class RestoreClient(SadpClient):
-    """A SadpClient that also sends restoreInactive, on its own socket (the same TTL, source
-    and interface as the probes), so the poller's socket never sees the exchange."""
-
-    def restore_inactive(
-        self, mac: str, password: Password, window_s: float
-    ) -> RestoreInactiveReply | None:
-        """Send one restoreInactive for `mac`; its answer, or None if none came in `window_s`.
-
-        One request, never repeated: a wrong password counts towards the unit's lock-out.
-        """
-        with self._lock:
-            sock = self._sock
-            if sock is None:
-                raise NetworkError("SADP client is closed")
-            request_uuid = str(uuidlib.uuid4()).upper()
-            payload = build_restore_inactive(request_uuid, mac, password.reveal())
-            deadline = time.monotonic() + window_s
-            try:
-                sock.sendto(payload, self.target)
-            except OSError as exc:
-                raise NetworkError(
-                    f"SADP restoreInactive to {self.target[0]}:{self.target[1]} failed: "
-                    f"{exc.strerror or exc}"
-                ) from exc
-            del payload  # holds the password; nothing else may keep it
-            for data, _ in self._datagrams(sock, deadline):
-                if len(data) > self.recv_cap:
-                    continue
-                try:
-                    reply = parse_restore_inactive(data, expect_uuid=request_uuid)
-                except ForeignReply:
-                    continue
-                except ParseError as exc:
-                    log.debug("SADP: not a restoreInactive answer: %s", exc)
-                    continue
-                if reply.mac == mac:
-                    return reply
-        return None
-
-
-Restorer = Callable[[str, Password, float], RestoreInactiveReply | None]
-
-
-def network_restorer(network: NetworkConfig) -> Restorer:
-    def restore(mac: str, password: Password, window_s: float) -> RestoreInactiveReply | None:
-        client = RestoreClient(
-            network.sadp_target, source=network.sadp_source, interface=network.sadp_interface
-        )
-        try:
-            return client.restore_inactive(mac, password, window_s)
-        finally:
-            client.close()
-
-    return restore
-
-
 # --- the proof: the hard reset's verifier, identity by what the operator gave ---------------
 
 
@@ -423,7 +355,6 @@ def _network_settings(reply: SadpReply) -> dict[str, Any]:
 class SoftwareOptions:
     mode: str = FULL  # "full": back to the inactive factory state; "basic": keep network settings
     user: str = "admin"
-    via_sadp: bool = False  # restoreInactive over SADP instead of ISAPI
     station: str = "rig"
     bay: str = NETWORK_BAY
     boot_timeout_s: float = 240.0
@@ -457,13 +388,10 @@ class SoftwareReset:
         store: RecordStore,
         clock: Clock,
         isapi: IsapiFactory | None = None,
-        restorer: Restorer | None = None,
         on_stage: StageListener | None = None,
     ) -> None:
         if options.mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}, got {options.mode!r}")
-        if options.via_sadp and options.mode != FULL:
-            raise ValueError("SADP restoreInactive is a full reset only")
         self.options = options
         self.network = network
         self.poller = poller
@@ -472,7 +400,6 @@ class SoftwareReset:
         self.isapi: IsapiFactory = isapi or (
             lambda host, port: IsapiClient(host, port, timeout_s=network.http_timeout_s)
         )
-        self.restorer = restorer or network_restorer(network)
         self.on_stage = on_stage
 
     def reset(self, target: Target, password: Password) -> JobReport:
@@ -552,20 +479,17 @@ class _Job:
 
     def _attempt(self) -> Verdict:
         before = self._find()
-        if self.options.via_sadp:
-            self._restore_over_sadp(before)
-        else:
-            if not before.ipv4 or not before.http_port:
-                raise _Stop(
-                    Verdict(
-                        Outcome.NO_RESPONSE,
-                        "its SADP reply names no web address (try --sadp): nothing was reset",
-                    )
+        if not before.ipv4 or not before.http_port:
+            raise _Stop(
+                Verdict(
+                    Outcome.NO_RESPONSE,
+                    "its SADP reply names no web address: nothing was reset",
                 )
-            with self.owner.isapi(before.ipv4, before.http_port) as client:
-                self._identify_login(client, before)
-                if self._factory_reset(client):
-                    self._reboot(client)
+            )
+        with self.owner.isapi(before.ipv4, before.http_port) as client:
+            self._identify_login(client, before)
+            if self._factory_reset(client):
+                self._reboot(client)
         return self._verify(before)
 
     # -- find and identify -----------------------------------------------------------------
@@ -586,7 +510,7 @@ class _Job:
                 )
             )
         if reply.activated is False:
-            # Inactive units have no password to log in with (and restoreInactive is denied).
+            # Inactive units have no password to log in with.
             raise _Stop(
                 Verdict(
                     Outcome.NOT_RESET,
@@ -679,52 +603,6 @@ class _Job:
         if refused is not None:
             raise _Stop(refused)
 
-    def _restore_over_sadp(self, before: SadpReply) -> None:
-        if before.activated is None and is_activation_firmware(before.firmware) is False:
-            raise _Stop(
-                Verdict(
-                    Outcome.NOT_RESET,
-                    f"SADP restoreInactive needs firmware 5.3 or later (it reports "
-                    f"{before.firmware}): nothing was sent; use the web reset (without --sadp)",
-                )
-            )
-        mac = before.mac
-        with self.recorder.step(
-            "restore_inactive",
-            mac=mac,
-            window_s=RESTORE_WINDOW_S,
-            request="SADP restoreInactive (the password is not recorded)",
-        ) as d:
-            self.stage("SADP restoreInactive (one attempt)")
-            answer = self.owner.restorer(mac, self._password, RESTORE_WINDOW_S)
-            d["result"] = answer.result if answer is not None else None
-            if answer is not None:
-                d["sadp_xml"] = answer.xml
-        if answer is None:
-            raise _Stop(
-                Verdict(
-                    Outcome.NO_RESPONSE,
-                    f"no answer to SADP restoreInactive within {RESTORE_WINDOW_S:g} s: "
-                    "whether it was applied is unknown (check with rig discover)",
-                )
-            )
-        if answer.result == "failure":
-            raise _Stop(
-                Verdict(
-                    Outcome.NOT_RESET,
-                    "wrong password (SADP restoreInactive failure): nothing was reset",
-                )
-            )
-        if answer.result == "denied":
-            raise _Stop(
-                Verdict(
-                    Outcome.NOT_RESET,
-                    "the unit denied restoreInactive (locked out, already inactive, or no "
-                    "activation): nothing was reset",
-                )
-            )
-        self.pending = True  # success: it resets and reboots on its own
-
     # -- the proof ---------------------------------------------------------------------------
 
     def _verify(self, before: SadpReply) -> Verdict:
@@ -812,9 +690,7 @@ def _refusal(
     if exchange.status is None:
         return Verdict(
             Outcome.NO_RESPONSE,
-            f"web port did not answer {what}: {exchange.error}"
-            + (" (try --sadp)" if what == "deviceInfo" else "")
-            + f": {after}",
+            f"web port did not answer {what}: {exchange.error}" + f": {after}",
             evidence,
         )
     return Verdict(

@@ -27,7 +27,6 @@ from rig.progress import Progress
 from rig.records.store import RecordStore
 from rig.safety import SafeGuard
 from rig.software import (
-    BASIC,
     FULL,
     MODES,
     NETWORK_BAY,
@@ -78,11 +77,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="reset every unit of a spreadsheet: header row, columns mac and/or serial, "
         "optional password",
     )
-    g.add_argument(
-        "--sadp",
-        action="store_true",
-        help="use SADP restoreInactive (full reset) for units whose web port is unreachable",
-    )
 
 
 def check_software_flags(args: argparse.Namespace) -> None:
@@ -96,7 +90,6 @@ def check_software_flags(args: argparse.Namespace) -> None:
             ("--mac", args.mac is not None),
             ("--user", args.user != "admin"),
             ("--from-csv", args.from_csv is not None),
-            ("--sadp", args.sadp),
         )
         if given
     ]
@@ -151,8 +144,6 @@ def run(args: argparse.Namespace, *, clock: Clock | None = None) -> int:
     Usage errors raise UsageError (a ConfigError: the CLI prints it and exits 2), all of them
     before anything is sent to a unit.
     """
-    if args.sadp and args.mode == BASIC:
-        raise UsageError("--sadp restores the inactive factory state: it cannot do --mode basic")
     user = check_user(args.user)
     targets = _targets(args)
     if args.bay and len(args.bay) > 1:
@@ -169,7 +160,6 @@ def run(args: argparse.Namespace, *, clock: Clock | None = None) -> int:
     options = SoftwareOptions(
         mode=args.mode,
         user=user,
-        via_sadp=args.sadp,
         station=config.station.name,
         bay=bay_name,
         boot_timeout_s=boot_timeout_s,

@@ -376,25 +376,6 @@ def test_basic_restore_keeps_activation_and_network(make_cam: Callable[..., SimC
     assert device_info(cam, PASSWORD).status_code == 200
 
 
-def test_restore_inactive_over_sadp(net: SimNetwork, make_cam: Callable[..., SimCamera]) -> None:
-    cam = make_cam(1)
-    make_cam(2)  # a foreign unit: must not answer a request for another MAC
-    body = (
-        "<Probe><Uuid>{}</Uuid><MAC>" + cam.spec.mac + "</MAC><Types>restoreInactive</Types>"
-        "<Password>%s</Password></Probe>"
-    )
-    [wrong] = sadp(net, body % "nope", expect=1)[0]
-    assert wrong["Result"] == "failure" and wrong["MAC"] == cam.spec.mac
-    assert cam.activated
-    [right] = sadp(net, body % PASSWORD, expect=1)[0]
-    assert right["Result"] == "success"
-    assert cam.last_reset == "full" and cam.power_cycles == 0  # a reboot, not a power cycle
-    assert wait_until(lambda: cam.online)
-    assert not cam.activated
-    [again] = sadp(net, body % PASSWORD)[0]  # the whole window: the foreign unit stays quiet
-    assert again["Result"] == "denied"
-
-
 def test_junk_datagrams(net: SimNetwork, make_cam: Callable[..., SimCamera]) -> None:
     make_cam()
     net.junk_every = 1

@@ -2,8 +2,8 @@
 
 The parser is built the way rig.cli builds `rig reset` (--config, --data-dir, --bay, --serial,
 --json) plus `rig.software_cli.add_arguments`, and `run()` is called as the reset command will.
-Every unit is found over the simulated SADP segment and reset over its simulated ISAPI (or
-SADP restoreInactive); the camera itself counts the logins and requests it saw.
+Every unit is found over the simulated SADP segment and reset over its simulated ISAPI; the
+camera itself counts the logins and requests it saw.
 """
 
 from __future__ import annotations
@@ -19,17 +19,12 @@ from typing import Any
 import pytest
 
 from rig.cli import main
-from rig.errors import ConfigError, ParseError
+from rig.errors import ConfigError
 from rig.network.isapi import IsapiClient
-from rig.network.sadp import (
-    ForeignReply,
-    build_restore_inactive,
-    parse_restore_inactive,
-)
 from rig.records.export import to_csv, to_json
 from rig.records.store import RecordStore
 from rig.sim.camera import CameraSpec, SimCamera
-from rig.sim.network import SimNetwork, parse_request
+from rig.sim.network import SimNetwork
 from rig.software import Password, Target, read_targets_csv
 from rig.software_cli import add_arguments, check_software_flags, run
 
@@ -276,32 +271,6 @@ def test_wrong_unit_at_the_address_is_never_reset(
     assert other.resets == 0 and named.resets == 0 and other.activated and named.activated
 
 
-def test_sadp_restore_inactive(lab: Lab, capsys: pytest.CaptureFixture[str]) -> None:
-    camera = lab.camera(1)
-    code, [job] = lab.reset(capsys, "--sadp", "--serial", camera.spec.device_sn[-13:])
-    assert (code, job["outcome"]) == (0, "reset_verified"), job["reason"]
-    assert names(job) == ["find", "restore_inactive", "wait_down", "wait_back", "verify"]
-    assert step(job, "restore_inactive")["result"] == "success"
-    assert camera.in_factory_state and camera.last_reset == "full"
-    assert puts(camera) == []  # the web port was never asked to reset
-    assert camera.logins == [("admin", True)]  # the one SADP login
-
-
-def test_sadp_restore_inactive_wrong_password(
-    lab: Lab, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    camera = lab.camera(1)
-    monkeypatch.setenv("RIG_PASSWORD", "not-the-password")
-    capsys.readouterr()
-    assert run(lab.args("--sadp", "--mac", camera.spec.mac)) == 1  # without --json: one line
-    [line] = capsys.readouterr().out.splitlines()
-    assert line == (
-        f"job 1 {camera.spec.mac} (command line): not_reset (wrong password (SADP restoreInactive"
-        f" failure): nothing was reset); unit {camera.spec.device_sn} mac {camera.spec.mac}"
-    )
-    assert camera.logins == [("admin", False)] and camera.activated
-
-
 def test_from_csv_two_units_one_prompt(
     lab: Lab, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -337,7 +306,7 @@ def test_password_never_leaks(
     shared, own = "Canary-Shared-7731x", "Canary-Sheet-4242y"
     by_web = lab.camera(1, password=shared)
     from_sheet = lab.camera(2, password=own)
-    by_sadp = lab.camera(3, password=shared)
+    by_mac = lab.camera(3, password=shared)
     refused = lab.camera(4)  # gets the shared password, which is wrong for it: a 401 body
     sheet = lab.tmp_path / "units.csv"
     sheet.write_text(
@@ -349,11 +318,11 @@ def test_password_never_leaks(
     with RecordStore(lab.data_dir) as store:
         capsys.readouterr()
         code_csv = run(lab.args("--json", "--from-csv", str(sheet)))
-        code_sadp = run(lab.args("--json", "--sadp", "--mac", by_sadp.spec.mac))
+        code_mac = run(lab.args("--json", "--mac", by_mac.spec.mac))
         captured = capsys.readouterr()
         jobs = store.jobs()
         files = {p.name: p.read_bytes() for p in lab.data_dir.iterdir()}
-    assert (code_csv, code_sadp) == (1, 0)
+    assert (code_csv, code_mac) == (1, 0)
     outcomes = [j["outcome"] for j in jobs]
     assert outcomes == ["reset_verified", "reset_verified", "not_reset", "reset_verified"]
     assert "rig.sqlite3-wal" in files and all(files.values())
@@ -399,10 +368,6 @@ def test_missing_password_without_a_tty_is_a_usage_error(
         ([], "--software needs the unit: --mac MAC, --serial SN or --from-csv FILE"),
         (["--mac", "44-19-b6"], "--mac: MAC '44-19-b6' is not a MAC address"),
         (["--serial", "1234"], "--serial: '1234' is too short to identify a unit"),
-        (
-            ["--mac", "44-19-b6-00-00-01", "--sadp", "--mode", "basic"],
-            "--sadp restores the inactive factory state: it cannot do --mode basic",
-        ),
         (
             ["--mac", "44-19-b6-00-00-01", "--bay", "A", "--bay", "B"],
             "--software resets units one at a time: give at most one --bay",
@@ -489,46 +454,3 @@ def test_password_and_target_hide_the_secret() -> None:
     assert "Hunter" not in f"{password} {password!r} {target} {target!r}"
     with pytest.raises(ConfigError):
         Password("")
-
-
-# --- the restoreInactive builder and parser ---------------------------------------------------
-
-
-def test_restore_inactive_request_is_what_the_sim_reads() -> None:
-    data = build_restore_inactive(UUID.lower(), "44:19:B6:00:00:01", "a<b&c>d")
-    fields = parse_request(data)
-    assert fields == {
-        "uuid": UUID,
-        "mac": "44-19-b6-00-00-01",
-        "types": "restoreInactive",
-        "password": "a<b&c>d",  # escaped on the wire, intact once read
-    }
-    for bad in (
-        ("nope", "44-19-b6-00-00-01", "pw"),
-        (UUID, "xx", "pw"),
-        (UUID, "44-19-b6-00-00-01", ""),
-    ):
-        with pytest.raises(ValueError) as caught:
-            build_restore_inactive(*bad)
-        assert "pw" not in str(caught.value)
-    with pytest.raises(ValueError, match="XML cannot carry"):
-        build_restore_inactive(UUID, "44-19-b6-00-00-01", "bell\x07")
-
-
-def test_restore_inactive_reply_parser() -> None:
-    camera = SimCamera(CameraSpec.sample(1)).start()
-    try:
-        answer = camera.sadp_restore_inactive(UUID, "wrong", "127.0.0.1")
-        assert answer is not None
-        reply = parse_restore_inactive(answer, expect_uuid=UUID.lower())
-        assert (reply.mac, reply.result) == (camera.spec.mac, "failure")
-        with pytest.raises(ForeignReply):
-            parse_restore_inactive(answer, expect_uuid="00000000-0000-0000-0000-000000000000")
-        inquiry = camera.sadp_probe_match(UUID)
-        assert inquiry is not None
-        with pytest.raises(ParseError, match="not restoreInactive"):
-            parse_restore_inactive(inquiry)
-        with pytest.raises(ParseError, match="not success/failure/denied"):
-            parse_restore_inactive(answer.replace(b"failure", b"maybe"))
-    finally:
-        camera.stop()

@@ -21,7 +21,6 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Literal, Protocol
-from xml.sax.saxutils import escape
 
 from rig.errors import NetworkError, ParseError
 from rig.network.version import FirmwareVersion, parse_firmware
@@ -37,17 +36,14 @@ from rig.network.xmlutil import (
 __all__ = [
     "SADP_MULTICAST",
     "ForeignReply",
-    "RestoreInactiveReply",
     "SadpClient",
     "SadpEvent",
     "SadpPoller",
     "SadpReply",
     "SadpStats",
     "build_probe",
-    "build_restore_inactive",
     "normalise_mac",
     "parse_probe_match",
-    "parse_restore_inactive",
 ]
 
 log = logging.getLogger(__name__)
@@ -180,82 +176,6 @@ def parse_probe_match(
         activated=parse_bool(text("Activated")),
         raw=fields(root),
         xml=bytes(data).decode("utf-8-sig"),  # parse_xml proved it is UTF-8
-    )
-
-
-# --- restoreInactive: back to the inactive factory state over SADP --------------------------
-
-RestoreResult = Literal["success", "failure", "denied"]
-_RESTORE_RESULTS: tuple[RestoreResult, ...] = ("success", "failure", "denied")
-# XML 1.0 cannot carry these at all, escaped or not; refusing them beats a garbled password.
-_XML_ILLEGAL_RE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
-
-
-def build_restore_inactive(uuid: str, mac: str, password: str) -> bytes:
-    """The SADP "restore inactive" request for the unit with `mac`, carrying the admin password.
-
-    This is the simplified, unencrypted form the bench simulator understands
-    (`rig.sim.network`): Hikvision's own SADP tool encrypts the password with the unit's Salt.
-    The password travels in this datagram, so the bytes must never be logged or recorded.
-    Raises ValueError (never naming the password) for a bad uuid, MAC or password.
-    """
-    if not _UUID_RE.fullmatch(uuid):
-        raise ValueError(f"SADP request uuid must be a canonical UUID, got {uuid!r}")
-    try:
-        mac = normalise_mac(mac)
-    except ParseError as exc:
-        raise ValueError(str(exc)) from None
-    if not password or _XML_ILLEGAL_RE.search(password):
-        raise ValueError("the password is empty or has characters XML cannot carry")
-    return (
-        '<?xml version="1.0" encoding="utf-8"?>'
-        f"<Probe><Uuid>{uuid.upper()}</Uuid><MAC>{mac}</MAC><Types>restoreInactive</Types>"
-        f"<Password>{escape(password)}</Password></Probe>"
-    ).encode()
-
-
-@dataclass(frozen=True)
-class RestoreInactiveReply:
-    """A unit's answer to restoreInactive: success (it resets and reboots), failure (wrong
-    password, counted towards the lock-out) or denied (locked, already inactive, or firmware
-    without activation)."""
-
-    uuid: str
-    mac: str  # normalised
-    result: RestoreResult
-    xml: str = field(default="", repr=False, hash=False, compare=False)
-
-
-def parse_restore_inactive(
-    data: bytes, *, expect_uuid: str | None = None, max_bytes: int = DEFAULT_MAX_BYTES
-) -> RestoreInactiveReply:
-    """Parse the `<ProbeMatch>` answering a restoreInactive request.
-
-    Raises ForeignReply if the Uuid is not `expect_uuid`, ParseError for anything that is not
-    a restoreInactive answer with a Uuid, a valid MAC and a known Result (an inquiry's
-    ProbeMatch included: it has no Result and proves nothing about the request).
-    """
-    root = parse_xml(data, max_bytes=max_bytes, what="SADP restoreInactive reply")
-    if not name_is(root, "ProbeMatch"):
-        raise ParseError(f"SADP reply is a <{str(root.tag)[:40]}>, not a <ProbeMatch>")
-    reply_uuid = child_text(root, "Uuid")
-    if not reply_uuid:
-        raise ParseError("SADP reply has no Uuid")
-    if expect_uuid is not None and reply_uuid.casefold() != expect_uuid.strip().casefold():
-        raise ForeignReply(f"SADP reply answers request {reply_uuid[:40]!r}, not ours", reply_uuid)
-    kind = child_text(root, "Types") or ""
-    if kind.casefold() != "restoreinactive":
-        raise ParseError(f"SADP reply is of type {kind[:40]!r}, not restoreInactive")
-    result = (child_text(root, "Result") or "").strip().casefold()
-    if result not in _RESTORE_RESULTS:
-        raise ParseError(
-            f"SADP restoreInactive Result is {result[:40]!r}, not success/failure/denied"
-        )
-    return RestoreInactiveReply(
-        uuid=reply_uuid,
-        mac=normalise_mac(child_text(root, "MAC")),
-        result=result,
-        xml=bytes(data).decode("utf-8-sig"),
     )
 
 

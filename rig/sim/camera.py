@@ -828,41 +828,6 @@ class SimCamera:
             f'<?xml version="1.0" encoding="UTF-8" ?>\n<ProbeMatch>\n{body}</ProbeMatch>\n'.encode()
         )
 
-    def sadp_restore_inactive(self, probe_uuid: str, password: str, client_ip: str) -> bytes | None:
-        """SADP "restore inactive": back to the inactive factory state when the password is right.
-
-        Result: success (then it resets and reboots), failure (wrong password; counts towards
-        the lock), denied (locked, already inactive, or old firmware without activation).
-        None while the camera is not online.
-        """
-        with self._lock:
-            if not self._accepting():
-                return None
-            if (
-                not self.spec.has_activation
-                or not self._activated
-                or self._lock_remaining(client_ip) > 0
-            ):
-                result = "denied"
-            else:
-                login = self._login(
-                    client_ip, ADMIN, lambda pw: hmac.compare_digest(pw.encode(), password.encode())
-                )
-                # "locked" here: this wrong password was the one that locked it.
-                result = "success" if login == "ok" else "failure"
-            log.info("cam %s: SADP restoreInactive -> %s", self.spec.mac, result)
-            if result == "success":
-                self._pending_reset = "full"
-                self._reboot(time.monotonic(), "SADP restoreInactive")
-        return (
-            '<?xml version="1.0" encoding="UTF-8" ?>\n<ProbeMatch>\n'
-            f"    <Uuid>{escape(probe_uuid[:64])}</Uuid>\n"
-            f"    <MAC>{self.spec.mac}</MAC>\n"
-            "    <Types>restoreInactive</Types>\n"
-            f"    <Result>{result}</Result>\n"
-            "</ProbeMatch>\n"
-        ).encode()
-
 
 def parse_digest(value: str) -> dict[str, str]:
     """Parameters of a Digest Authorization header (after "Digest "), keys lower-cased."""

@@ -18,14 +18,6 @@ Requests understood (root and tag names case-insensitive, namespaces ignored):
   PasswordResetModeSecond, DeviceLock, SupportGUID, SupportSecurityQuestion, SupportHCPlatform.
   Firmware < 5.3 omits Encrypt, Salt, Activated and the fields after it.
 
-* restoreInactive (a simplified, unencrypted form of SADP's "restore inactive" command; real
-  SADP tools encrypt the password with the device's salt, which this bench sim does not need):
-  `<Probe><Uuid>UUID</Uuid><MAC>aa-bb-cc-dd-ee-ff</MAC><Types>restoreInactive</Types>`
-  `<Password>admin password</Password></Probe>`
-  Only the camera with that MAC answers, if online:
-  `<ProbeMatch><Uuid>UUID</Uuid><MAC>..</MAC><Types>restoreInactive</Types>`
-  `<Result>success|failure|denied</Result></ProbeMatch>` (see `SimCamera.sadp_restore_inactive`).
-
 Anything else (unparsable, unknown Types, a ProbeMatch) is ignored, as a camera would.
 
 `junk_every=N` (N > 0): every Nth request gets one junk datagram ahead of its answers, cycling
@@ -217,13 +209,3 @@ class SimNetwork:
                 reply = camera.sadp_probe_match(probe_uuid)
                 if reply is not None:
                     self._send(reply, addr)
-        elif kind == "restoreinactive":
-            mac = request.get("mac", "").lower().replace(":", "-")
-            for camera in cameras:
-                if camera.spec.mac == mac:
-                    answer = camera.sadp_restore_inactive(
-                        probe_uuid, request.get("password", ""), addr[0]
-                    )
-                    if answer is not None:
-                        self._send(answer, addr)
-                    break
