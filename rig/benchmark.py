@@ -34,20 +34,23 @@ from rich.console import Console
 from rich.table import Table
 
 from rig.clock import SystemClock
-from rig.config import GpioPower, GpioPresser, NetworkConfig, parse_config
+from rig.config import NetworkConfig, parse_config
 from rig.hardware.bay import BayHardware
 from rig.hardware.board import BoardLink, BoardPowerSwitch, BoardPresser
 from rig.hardware.gpio import GpioRelay, GpioSolenoid
+from rig.job import Plan, ProcedureName, Unit, Verdict
 from rig.operator import Operator
 from rig.outcomes import Outcome
-from rig.procedure import TRAVEL_S, Plan, Procedure
+from rig.procedures import BAY_PROCEDURES
+from rig.procedures.power_cycle_hold import TRAVEL_S
 from rig.progress import Progress
 from rig.records.store import RecordStore
+from rig.runner import JobRunner
 from rig.sim.board import SimBoard
 from rig.sim.camera import CameraSpec, SimCamera
 from rig.sim.network import SimNetwork
 from rig.station import Station
-from rig.verify.base import Unit, Verdict, Verifier
+from rig.verify.base import Verifier
 
 console = Console()
 
@@ -55,7 +58,7 @@ console = Console()
 class _NoVerify(Verifier):
     """Hold precision needs no camera: every check passes at once."""
 
-    def identify(self, scanned_serial: str | None) -> Unit:
+    def identify(self, scanned_serial: str | None, *, cut: bool = True) -> Unit:
         return self.unit
 
     def wait_gone(self, min_wait_s: float) -> bool:
@@ -79,6 +82,17 @@ class _Quiet:
         return True
 
 
+def _one_job(runner: JobRunner, bay: BayHardware, plan: Plan) -> None:
+    """One job through the job runner, as `rig reset` runs it (records included)."""
+    procedure = BAY_PROCEDURES[plan.procedure](bay, _NoVerify(), plan)
+    runner.run(procedure, bay=bay.name, profile="benchmark")
+
+
+def _runner() -> tuple[JobRunner, RecordStore]:
+    store = RecordStore(Path(tempfile.mkdtemp(prefix="rig-bench-")))
+    return JobRunner(store, SystemClock(), station="benchmark"), store
+
+
 def _ms(values: list[float]) -> tuple[str, str]:
     return f"{statistics.median(values):.2f}", f"{max(values, key=abs):+.2f}"
 
@@ -94,25 +108,27 @@ def hold_on_mock_pins(presses: int, hold_s: float) -> list[float]:
     bays = [
         BayHardware(
             f"B{i}",
-            GpioRelay(GpioPower(gpio=r, active_high=False), pin_factory=factory),
-            GpioSolenoid(GpioPresser(gpio=s), clock, pin_factory=factory),
+            GpioRelay(r, active_high=False, pin_factory=factory),
+            GpioSolenoid(s, clock, pin_factory=factory),
         )
         for i, (r, s) in enumerate(pins)
     ]
-    plan = Plan(procedure="power-cycle-hold", off_s=0.2, hold_s=hold_s, boot_timeout_s=5)
+    plan = Plan(ProcedureName.POWER_CYCLE_HOLD, off_s=0.2, hold_s=hold_s, boot_timeout_s=5)
     errors = []
+    runner, store = _runner()
     for n in range(presses):
         bay = bays[n % len(bays)]
         relay, solenoid = factory.pin(pins[n % 4][0]), factory.pin(pins[n % 4][1])
         relay.clear_states()
         solenoid.clear_states()
         base_relay, base_solenoid = relay._last_change, solenoid._last_change
-        Procedure(bay, _NoVerify(), plan, clock).run()
+        _one_job(runner, bay, plan)
         power_on = base_relay + sum(s.timestamp for s in relay.states[:3])  # cut, then back on
         release = base_solenoid + sum(s.timestamp for s in solenoid.states)  # last change: up
         errors.append((release - power_on - hold_s) * 1000)
     for bay in bays:
         bay.close()
+    store.close()
     return errors
 
 
@@ -120,9 +136,10 @@ def hold_on_sim_board(presses: int, hold_s: float) -> list[float]:
     """The same through the firmware's logic behind a pty, timed by the board's own pins."""
     changes: list[tuple[float, int, bool, bool]] = []
     clock = SystemClock()
-    plan = Plan(procedure="power-cycle-hold", off_s=0.2, hold_s=hold_s, boot_timeout_s=5)
+    plan = Plan(ProcedureName.POWER_CYCLE_HOLD, off_s=0.2, hold_s=hold_s, boot_timeout_s=5)
     errors = []
-    with SimBoard(channels=4) as board:
+    runner, store = _runner()
+    with store, SimBoard(channels=4) as board:
         board.add_listener(
             lambda ch: changes.append(
                 (time.monotonic(), ch, board.power_is_on(ch), board.pin_is_down(ch))
@@ -136,7 +153,7 @@ def hold_on_sim_board(presses: int, hold_s: float) -> list[float]:
             for n in range(presses):
                 ch = n % 4 + 1
                 changes.clear()
-                Procedure(bays[ch - 1], _NoVerify(), plan, clock).run()
+                _one_job(runner, bays[ch - 1], plan)
                 time.sleep(0.05)
                 ours = [c for c in changes if c[1] == ch]
                 power_on = next(t for t, _, on, down in ours if on and down)

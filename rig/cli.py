@@ -1,4 +1,5 @@
-"""The `rig` command line (also `python -m rig`). DESIGN.md §5 is the contract.
+"""The `rig` command line (also `python -m rig`): its commands, flags, exit codes and `--json`
+keys are a contract outside tools rely on (docs/architecture.md, "Contracts").
 
 Exit codes: 0 every unit reset_verified, 1 any not (or a runtime failure), 2 bad usage or
 config. Errors are one line on stderr, never a traceback (`--debug` shows it).
@@ -12,48 +13,34 @@ import logging
 import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from rich.console import Console
 from rich.table import Table
 
-from rig import __version__, software_cli
+from rig import __version__
 from rig.clock import Clock, SystemClock
-from rig.config import (
-    DEFAULT_CONFIG,
-    EXAMPLE_CONFIG,
-    BayConfig,
-    RigConfig,
-    load_config,
-    resolve_data_dir,
-)
-from rig.errors import Aborted, ConfigError, RigError
+from rig.config import DEFAULT_CONFIG, EXAMPLE_CONFIG, load_config, resolve_data_dir
+from rig.errors import ConfigError, RigError, UsageError
 from rig.hardware.bay import BayHardware
 from rig.hardware.board import BoardPool
 from rig.hardware.factory import build_bay
-from rig.jobs import JobReport, carry_over_rest, run_unit
+from rig.identity import check_serial
 from rig.operator import Operator, TerminalOperator
-from rig.outcomes import Outcome
 from rig.profiles import all_profiles
-from rig.progress import Progress
 from rig.records.export import to_csv, to_json
-from rig.records.store import RecordStore
+from rig.reset import EXIT_FAILED, EXIT_OK, reset_bays
 from rig.safety import SafeGuard
-from rig.session import open_session
+from rig.session import open_records
+from rig.software import command as software
 
 if TYPE_CHECKING:
     from rig.network.sadp import SadpReply
 
 log = logging.getLogger("rig")
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
-MIN_SERIAL_CHARS = 6
-
-
-class UsageError(ConfigError):
-    """Bad command-line usage (exit 2)."""
+EXIT_USAGE = 2
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -76,7 +63,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--retry", action="store_true", help="retry a not_reset unit with the longer holds"
     )
-    software_cli.add_arguments(p)
+    software.add_arguments(p)
 
     p = sub.add_parser("run", help="the station: every bay at once, units scanned in")
     with_config(p)
@@ -157,21 +144,19 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def cmd_reset(args: argparse.Namespace, *, clock: Clock | None = None) -> int:
     if args.software:
-        return software_cli.run(args, clock=clock)
-    software_cli.check_software_flags(args)
+        return software.run(args, clock=clock)
+    software.check_software_flags(args)
+    serial = check_serial(args.serial, "--serial") if args.serial is not None else None
     config = load_config(args.config)
     bays = [config.bay(name) for name in args.bay] if args.bay else list(config.bays)
-    if args.serial is not None and len(args.serial.strip()) < MIN_SERIAL_CHARS:
-        # A stray keypress must not match the end of every serial on the network.
-        raise UsageError(f"--serial: {args.serial!r} is too short to identify a unit")
-    if args.serial and len(bays) != 1:
+    if serial and len(bays) != 1:
         raise UsageError("--serial names one unit: give exactly one --bay with it")
     return reset_bays(
         config,
         bays,
         clock=clock or SystemClock(),
         data_dir=resolve_data_dir(args.data_dir, config),
-        scanned_serial=args.serial,
+        scanned_serial=serial,
         as_json=args.json,
         operator=TerminalOperator(),
         retry=args.retry,
@@ -194,68 +179,6 @@ def cmd_run(args: argparse.Namespace) -> int:
     code = station.run()
     operator.tell(station.tally.line(station.clock.monotonic()))
     return code
-
-
-def reset_bays(
-    config: RigConfig,
-    bays: list[BayConfig],
-    *,
-    clock: Clock,
-    data_dir: Path,
-    scanned_serial: str | None,
-    as_json: bool,
-    operator: Operator,
-    pin_factory: object = None,
-    progress: Progress | None = None,
-    retry: bool = False,
-) -> int:
-    """Reset the given bays one after another; print one JSON object (or line) per attempt."""
-    with open_session(config, bays, data_dir) as session:
-        progress = progress or Progress(clock)
-        units: list[list[JobReport]] = []
-        with progress:
-            for bay in bays:
-                hw = build_bay(
-                    bay, config, clock, operator, pin_factory=pin_factory, boards=session.boards
-                )
-                session.guard.add(hw)
-                try:
-                    carry_over_rest(session.store, hw, clock)
-                    reports = run_unit(
-                        station=config.station.name,
-                        bay=bay,
-                        hw=hw,
-                        make_verifier=partial(session.verifier, bay, operator),
-                        store=session.store,
-                        clock=clock,
-                        scanned_serial=scanned_serial,
-                        retry=retry,
-                        on_stage=partial(progress.stage, bay.name),
-                    )
-                finally:
-                    hw.close()
-                units.append(reports)
-                last = reports[-1].result.outcome
-                progress.outcome(bay.name, last.value)
-                for report in reports:
-                    _print_report(report, as_json)
-                if last is Outcome.ABORTED:
-                    break  # a signal or the operator stopped the run: no further bays
-    ok = units and all(u[-1].result.outcome is Outcome.RESET_VERIFIED for u in units)
-    return EXIT_OK if ok and len(units) == len(bays) else EXIT_FAILED
-
-
-def _print_report(report: JobReport, as_json: bool) -> None:
-    if as_json:
-        print(json.dumps(report.as_json(), sort_keys=True), flush=True)
-        return
-    r = report.result
-    hold = f"{r.hold_s:.3f} s" if r.hold_s is not None else "-"
-    print(
-        f"job {report.job_id} bay {report.bay}: {r.outcome.value} ({r.reason});"
-        f" unit {r.unit.serial or '?'} mac {r.unit.mac or '?'}; hold {hold}",
-        flush=True,
-    )
 
 
 def cmd_selftest(args: argparse.Namespace, *, clock: Clock | None = None) -> int:
@@ -330,9 +253,13 @@ def _since(value: str | None) -> float | None:
     return day.timestamp()
 
 
-def _open_records(args: argparse.Namespace) -> RecordStore:
-    config = load_config(args.config) if args.config.exists() or not args.data_dir else None
-    return RecordStore(resolve_data_dir(args.data_dir, config))
+def _data_dir(args: argparse.Namespace) -> Path:
+    config = (
+        load_config(args.config, need_bays=False)
+        if args.config.exists() or not args.data_dir
+        else None
+    )
+    return resolve_data_dir(args.data_dir, config)
 
 
 def cmd_report(args: argparse.Namespace) -> int:
@@ -340,7 +267,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     from rig.records.report import DEFAULT_TITLE, render_html
 
     since = _since(args.since)
-    with _open_records(args) as store:
+    with open_records(_data_dir(args), SystemClock()) as store:
         jobs = store.jobs(since_wall=since)
     if args.format == "html":
         text = render_html(
@@ -358,8 +285,8 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    config = load_config(args.config)
-    with RecordStore(resolve_data_dir(args.data_dir, config)) as store:
+    config = load_config(args.config, need_bays=False)
+    with open_records(resolve_data_dir(args.data_dir, config), SystemClock()) as store:
         jobs = store.jobs()
     table = Table(title=f"station {config.station.name}")
     for column in ("bay", "power", "presser", "profile", "hold_s", "last job", "outcome"):
@@ -422,7 +349,11 @@ def cmd_discover(args: argparse.Namespace) -> int:
     from rig.config import NetworkConfig
     from rig.network.sadp import SadpClient
 
-    network = load_config(args.config).network if args.config.exists() else NetworkConfig()
+    network = (
+        load_config(args.config, need_bays=False).network
+        if args.config.exists()
+        else NetworkConfig()
+    )
     with SadpClient(
         network.sadp_target, source=network.sadp_source, interface=network.sadp_interface
     ) as client:
@@ -466,4 +397,4 @@ COMMANDS = {
     "status": cmd_status,
 }
 
-__all__ = ["Aborted", "main"]
+__all__ = ["main"]

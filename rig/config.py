@@ -1,64 +1,38 @@
 """The station's config, `rig.toml`: read, checked, and turned into typed settings.
 
-The keys of DESIGN.md §5 are a contract (firmware, wiring and outside tools rely on them);
-everything else here is an addition. Every mistake is one line naming the file and the key.
+Its keys are a contract (the firmware, the wiring drawings and outside tools rely on them;
+`rig init` writes them all, below): a key may be added, never renamed. Every mistake is one
+line naming the file and the key.
+
+A bay's `power` and `presser` are read by the backend they name (rig.hardware.backends); this
+module knows none of them, only the named tables they may refer to (`[boards.NAME]`).
 """
 
 from __future__ import annotations
 
 import os
 import socket
+from collections.abc import Hashable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
 
 import platformdirs
 
 from rig.errors import ConfigError
+from rig.hardware.backends import read_power, read_presser
+from rig.hardware.settings import PowerSettings, PresserSettings, Resources, Role
 from rig.profiles import GENERIC, PROCEDURES, Profile, get_profile
 from rig.tomlcheck import Table, load_toml, parse_toml
 
 DEFAULT_CONFIG = Path("rig.toml")
-MANUAL: Literal["manual"] = "manual"
 VERIFIERS = ("network", "manual")
-# BCM numbers a bay may use: the 40-pin header's GPIO 2-27.
-GPIO_RANGE = (2, 27)
-
-
-@dataclass(frozen=True)
-class GpioPower:
-    """A relay module on a Pi GPIO. Most opto modules are active-low (`active_high = false`)."""
-
-    gpio: int
-    active_high: bool = False
-
-
-@dataclass(frozen=True)
-class GpioPresser:
-    """A solenoid MOSFET gate on a Pi GPIO: hit at full drive, then hold at a PWM duty."""
-
-    gpio: int
-    pwm: bool = True
-    hit_ms: int = 300
-    hold_duty: float = 0.5
-    pwm_hz: int = 1000
-
-
-@dataclass(frozen=True)
-class BoardChannel:
-    board: str
-    channel: int
-
-
-PowerConfig = GpioPower | BoardChannel | Literal["manual"]
-PresserConfig = GpioPresser | BoardChannel | Literal["manual"]
 
 
 @dataclass(frozen=True)
 class BayConfig:
     name: str
-    power: PowerConfig
-    presser: PresserConfig
+    power: PowerSettings
+    presser: PresserSettings
     profile: Profile
     procedure: str
     off_s: float
@@ -124,21 +98,28 @@ def resolve_data_dir(cli_value: str | None, config: RigConfig | None) -> Path:
 # -- reading ------------------------------------------------------------------------------
 
 
-def load_config(path: Path = DEFAULT_CONFIG) -> RigConfig:
-    return _read(load_toml(path, str(path)), str(path), base_dir=path.resolve().parent)
+def load_config(path: Path = DEFAULT_CONFIG, *, need_bays: bool = True) -> RigConfig:
+    """Read `path`. `need_bays=False` accepts a config without `[[bays]]` (for the commands a
+    technician runs before any bay is set up: `rig discover`, `rig board check`)."""
+    table = load_toml(path, str(path))
+    return _read(table, str(path), base_dir=path.resolve().parent, need_bays=need_bays)
 
 
-def parse_config(text: str, label: str = "rig.toml", base_dir: Path | None = None) -> RigConfig:
-    return _read(parse_toml(text, label), label, base_dir=base_dir or Path.cwd())
+def parse_config(
+    text: str, label: str = "rig.toml", base_dir: Path | None = None, *, need_bays: bool = True
+) -> RigConfig:
+    table = parse_toml(text, label)
+    return _read(table, label, base_dir=base_dir or Path.cwd(), need_bays=need_bays)
 
 
-def _read(root: Table, label: str, base_dir: Path) -> RigConfig:
+def _read(root: Table, label: str, base_dir: Path, *, need_bays: bool) -> RigConfig:
     station = _station(root.table("station", None), base_dir)
     network = _network(root.table("network", None))
     boards = _boards(root.table("boards", None))
-    bays = [_bay(t, boards) for t in root.tables("bays")]
+    resources = Resources({"boards": tuple(boards)})
+    bays = [_bay(t, resources) for t in root.tables("bays")]
     root.finish()
-    if not bays:
+    if not bays and need_bays:
         raise root.error("bays", "no [[bays]] defined (run `rig init` for an example)")
     _check_bays(root, bays)
     return RigConfig(station, network, boards, bays, source=label)
@@ -175,7 +156,10 @@ def _network(t: Table | None) -> NetworkConfig:
 
 def _host_port(t: Table, value: str) -> tuple[str, int]:
     host, sep, port = value.rpartition(":")
-    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+    # ASCII digits only: str.isdigit() also takes "²" (which int() refuses) and "٣" (which it
+    # reads as 3).
+    digits = port.isascii() and port.isdigit()
+    if not sep or not host or not digits or not 0 < int(port) < 65536:
         raise t.error("sadp_target", f'must be "host:port", got {value!r}')
     return host, int(port)
 
@@ -193,12 +177,12 @@ def _boards(t: Table | None) -> dict[str, BoardConfig]:
     return boards
 
 
-def _bay(t: Table, boards: dict[str, BoardConfig]) -> BayConfig:
+def _bay(t: Table, resources: Resources) -> BayConfig:
     name = t.text("name")
     profile = get_profile_for(t)
     procedure = t.text("procedure", profile.procedure, choices=PROCEDURES)
-    power = _power(t, boards)
-    presser = _presser(t, boards)
+    power = read_power(t, resources)
+    presser = read_presser(t, resources)
     bay = BayConfig(
         name=name,
         power=power,
@@ -226,77 +210,23 @@ def get_profile_for(t: Table) -> Profile:
         raise t.error("profile", str(exc)) from None
 
 
-def _backend(
-    t: Table, key: str, boards: dict[str, BoardConfig]
-) -> Table | BoardChannel | Literal["manual"]:
-    """`"manual"`, a `{ board, channel }`, or the table of a GPIO backend to read further."""
-    value = t.raw(key, MANUAL)
-    if value == MANUAL:
-        return MANUAL
-    if not isinstance(value, dict):
-        raise t.error(
-            key, f'must be "manual", {{ gpio = N }} or {{ board, channel }}; got {value!r}'
-        )
-    p = t.sub(key, value)
-    return _channel(p, boards) if p.has("board") else p
-
-
-def _power(t: Table, boards: dict[str, BoardConfig]) -> PowerConfig:
-    p = _backend(t, "power", boards)
-    if not isinstance(p, Table):
-        return p
-    power = GpioPower(
-        gpio=p.integer("gpio", lo=GPIO_RANGE[0], hi=GPIO_RANGE[1]),
-        active_high=p.flag("active_high", False),
-    )
-    p.finish()
-    return power
-
-
-def _presser(t: Table, boards: dict[str, BoardConfig]) -> PresserConfig:
-    p = _backend(t, "presser", boards)
-    if not isinstance(p, Table):
-        return p
-    presser = GpioPresser(
-        gpio=p.integer("gpio", lo=GPIO_RANGE[0], hi=GPIO_RANGE[1]),
-        pwm=p.flag("pwm", True),
-        hit_ms=p.integer("hit_ms", 300, lo=50, hi=2000),
-        # Below ~20 % a typical push solenoid drops out; above 100 % is not a duty.
-        hold_duty=p.number("hold_duty", 0.5, lo=0.2, hi=1.0),
-        pwm_hz=p.integer("pwm_hz", 1000, lo=50, hi=20000),
-    )
-    p.finish()
-    return presser
-
-
-def _channel(p: Table, boards: dict[str, BoardConfig]) -> BoardChannel:
-    board = p.text("board")
-    if board not in boards:
-        known = ", ".join(boards) or "none defined"
-        raise p.error("board", f"no [boards.{board}] (boards: {known})")
-    channel = BoardChannel(board=board, channel=p.integer("channel", lo=1, hi=16))
-    p.finish()
-    return channel
-
-
 def _check_bays(root: Table, bays: list[BayConfig]) -> None:
+    """Bay names are unique, and no two bays (or roles) claim the same pin or channel."""
     names: set[str] = set()
-    pins: dict[object, str] = {}
+    claimed: dict[Hashable, str] = {}
     for i, bay in enumerate(bays):
         if bay.name in names:
             raise root.error(f"bays[{i}].name", f"bay {bay.name!r} defined twice")
         names.add(bay.name)
-        for role, hw in (("power", bay.power), ("presser", bay.presser)):
-            key: object
-            if isinstance(hw, GpioPower | GpioPresser):
-                key = ("gpio", hw.gpio)
-            elif isinstance(hw, BoardChannel):
-                key = (hw.board, hw.channel, role)
-            else:
-                continue
-            if key in pins:
-                raise root.error(f"bays[{i}].{role}", f"already used by {pins[key]}")
-            pins[key] = f"bay {bay.name} {role}"
+        roles: tuple[tuple[Role, PowerSettings | PresserSettings], ...] = (
+            ("power", bay.power),
+            ("presser", bay.presser),
+        )
+        for role, settings in roles:
+            for claim in settings.claims(role):
+                if claim in claimed:
+                    raise root.error(f"bays[{i}].{role}", f"already used by {claimed[claim]}")
+                claimed[claim] = f"bay {bay.name} {role}"
 
 
 # -- `rig init` ---------------------------------------------------------------------------

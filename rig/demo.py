@@ -12,7 +12,6 @@ from __future__ import annotations
 import sys
 import tempfile
 from pathlib import Path
-from typing import Any
 
 from gpiozero import Device
 from gpiozero.pins.mock import MockFactory, MockPWMPin
@@ -23,45 +22,14 @@ from rig.config import parse_config
 from rig.operator import TerminalOperator
 from rig.records.show import print_job
 from rig.records.store import RecordStore
+from rig.reset import reset_bays  # the very path `rig reset` takes
+from rig.sim.bench import board_bay, gpio_bay, rig_toml, wire_to_board, wire_to_pins
 from rig.sim.board import SimBoard
 from rig.sim.camera import CameraSpec, SimCamera
 from rig.sim.network import SimNetwork
 
-RELAY_GPIO, SOLENOID_GPIO = 17, 27
-
-DEMO_CONFIG = """
-[station]
-name = "demo"
-
-[network]
-sadp_target = "{target}"
-sadp_poll_s = 0.25
-settle_s = 1.0
-{boards}
-[[bays]]
-name = "A"
-power = {power}
-presser = {presser}
-profile = "DS-2CD2143G2-I"
-off_s = {off_s}
-hold_s = {hold_s}
-boot_timeout_s = 60
-"""
-GPIO_BAY = {
-    "boards": "",
-    "power": f"{{ gpio = {RELAY_GPIO}, active_high = false }}",
-    "presser": f"{{ gpio = {SOLENOID_GPIO} }}",
-}
-BOARD_BAY = {
-    "power": '{ board = "b1", channel = 1 }',
-    "presser": '{ board = "b1", channel = 1 }',
-}
-
-
-def relay_feeds_power(pin: Any) -> bool:
-    """NC contact, active-low module: powered unless the pin drives the coil (output, low).
-    A pin nobody has set up yet leaves the coil off, as the module's pull-up does."""
-    return pin.function != "output" or bool(pin.state)
+RELAY_GPIO, SOLENOID_GPIO = 17, 27  # the harness's pins (wiring/)
+DEMO_NETWORK = {"sadp_poll_s": 0.25, "settle_s": 1.0}
 
 
 def run_demo(
@@ -73,8 +41,6 @@ def run_demo(
     as_json: bool = False,
     board: bool = False,
 ) -> int:
-    from rig.cli import reset_bays  # the very path `rig reset` takes
-
     console = Console(stderr=True)
     data_dir = data_dir or Path(tempfile.mkdtemp(prefix="rig-demo-"))
     factory = MockFactory(pin_class=MockPWMPin)
@@ -87,18 +53,30 @@ def run_demo(
     sim_board = SimBoard(channels=4) if board else None
     try:
         with SimNetwork([camera]) as network, camera:
+            timing = {
+                "profile": "DS-2CD2143G2-I",
+                "off_s": off_s,
+                "hold_s": hold_s,
+                "boot_timeout_s": 60,
+            }
+            boards: dict[str, str] = {}
             if sim_board is not None:
-                port = sim_board.start()
-                bay = {**BOARD_BAY, "boards": f'[boards.b1]\nport = "{port}"\n'}
-                camera.watch(lambda: sim_board.power_is_on(1), lambda: sim_board.pin_is_down(1))
-                wired = f"simulated board on {port}, channel 1"
+                boards["b1"] = sim_board.start()
+                wire_to_board(camera, sim_board, 1)
+                bay = board_bay("A", board="b1", channel=1, **timing)
+                wired = f"simulated board on {boards['b1']}, channel 1"
             else:
-                bay = GPIO_BAY
-                relay, solenoid = factory.pin(RELAY_GPIO), factory.pin(SOLENOID_GPIO)
-                camera.watch(lambda: relay_feeds_power(relay), lambda: bool(solenoid.state))
+                wire_to_pins(camera, factory, relay=RELAY_GPIO, solenoid=SOLENOID_GPIO)
+                bay = gpio_bay("A", relay=RELAY_GPIO, solenoid=SOLENOID_GPIO, **timing)
                 wired = f"mock pins GPIO{RELAY_GPIO} (relay), GPIO{SOLENOID_GPIO} (solenoid)"
             config = parse_config(
-                DEMO_CONFIG.format(target=network.target, off_s=off_s, hold_s=hold_s, **bay),
+                rig_toml(
+                    target=network.target,
+                    station="demo",
+                    network=DEMO_NETWORK,
+                    boards=boards,
+                    bays=[bay],
+                ),
                 "demo config",
             )
             console.print(

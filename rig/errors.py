@@ -44,3 +44,7 @@ class Aborted(RigError):
 
 class UnitNotIdentified(RigError):
     """Nothing proves which unit is in the bay; the job ends `wrong_device` before any move."""
+
+
+class UsageError(ConfigError):
+    """Bad command-line usage, input file or scan (exit 2): one line naming what was wrong."""

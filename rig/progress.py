@@ -1,7 +1,8 @@
 """The live progress display on stderr: the stage each bay is in and the countdown.
 
 stdout stays clean for `--json`. On a terminal it is a rich Live table refreshed a few times a
-second; elsewhere (a log file, CI) each stage is one plain line.
+second; elsewhere (a log file, CI) each stage is one plain line. Rows are bays (`rig reset`,
+`rig run`) or, for a software reset that uses no bay, the units as the operator named them.
 """
 
 from __future__ import annotations
@@ -25,8 +26,9 @@ class _BayState:
 
 
 class Progress:
-    def __init__(self, clock: Clock, console: Console | None = None) -> None:
+    def __init__(self, clock: Clock, console: Console | None = None, *, rows: str = "bay") -> None:
         self._clock = clock
+        self._rows = rows  # what a row is: "bay", or "unit" when jobs use no bay
         self.console = console or Console(stderr=True)
         self._bays: dict[str, _BayState] = {}
         self._lock = threading.Lock()
@@ -52,7 +54,8 @@ class Progress:
             state.stage, state.deadline = name, deadline
         if self._live is None:
             left = self._left(deadline)
-            self.console.print(f"bay {bay}: {name}" + (f" ({left})" if left else ""))
+            line = f"{self._rows} {bay}: {name}" + (f" ({left})" if left else "")
+            self.console.print(line, markup=False, highlight=False)
 
     def unit(self, bay: str, unit: str) -> None:
         with self._lock:
@@ -65,7 +68,7 @@ class Progress:
         if self._live is None:
             # Off a terminal (a service's journal, a log file) `rig run` has no other line that
             # says how a unit ended; on one, the live table's outcome column shows it.
-            self.console.print(f"bay {bay}: {outcome}", markup=False, highlight=False)
+            self.console.print(f"{self._rows} {bay}: {outcome}", markup=False, highlight=False)
 
     def summary(self, line: str) -> None:
         with self._lock:
@@ -80,9 +83,13 @@ class Progress:
 
     def _render(self) -> Table:
         table = Table(title="reset rig", caption=self._summary or None, expand=False)
-        for column in ("bay", "unit", "stage", "countdown", "outcome"):
+        columns: tuple[str, ...] = (self._rows, "stage", "countdown", "outcome")
+        if self._rows == "bay":
+            columns = ("bay", "unit", *columns[1:])
+        for column in columns:
             table.add_column(column)
         with self._lock:
             for bay, s in self._bays.items():
-                table.add_row(bay, s.unit, s.stage, self._left(s.deadline), s.outcome)
+                cells = [s.stage, self._left(s.deadline), s.outcome]
+                table.add_row(bay, *([s.unit] if self._rows == "bay" else []), *cells)
         return table

@@ -1,21 +1,26 @@
-"""What every run that moves actuators holds while it runs: the data directory's lock, the
-records, the safe-state guard, the boards and (when a bay verifies over the network) the one
-SADP poller. `rig reset` and `rig run` open it the same way, in this order: the records first,
-so a disk that cannot take them stops the run before anything moves."""
+"""What every run that resets units holds while it runs: the data directory's lock, the
+records, the safe-state guard, the boards and (when a job verifies over the network) the one
+SADP poller. `rig reset`, `rig reset --software` and `rig run` open it the same way, in this
+order: the lock and the records first, so a second rig or a disk that cannot take the records
+stops the run before anything moves; then the jobs a crash left running are closed `aborted`
+(reason `interrupted`), since holding the lock proves nobody is running them.
+"""
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
+from rig.clock import Clock
 from rig.config import BayConfig, RigConfig
 from rig.hardware.board import BoardPool
 from rig.operator import Operator
-from rig.records.lock import DataDirLock
-from rig.records.store import RecordStore
+from rig.records.lock import DataDirLock, StationBusy
+from rig.records.store import RecordError, RecordStore
+from rig.runner import JobRunner
 from rig.safety import SafeGuard
 from rig.verify.base import Verifier
 from rig.verify.network import NetworkWatch
@@ -23,10 +28,15 @@ from rig.verify.network import NetworkWatch
 
 @dataclass
 class Session:
+    config: RigConfig
     store: RecordStore
     guard: SafeGuard
     boards: BoardPool
     network: NetworkWatch | None
+    interrupted: list[int] = field(default_factory=list)  # jobs closed as `interrupted`
+
+    def runner(self, clock: Clock) -> JobRunner:
+        return JobRunner(self.store, clock, station=self.config.station.name)
 
     def verifier(
         self, bay: BayConfig, operator: Operator, cancel: threading.Event | None = None
@@ -40,14 +50,56 @@ class Session:
         return self.network.verifier(cancel=cancel)
 
 
+def _close_orphans(store: RecordStore, clock: Clock, operator: Operator | None) -> list[int]:
+    ids = store.mark_interrupted(clock.wall())
+    if operator is not None:
+        for job_id in ids:
+            operator.tell(f"job {job_id} was interrupted by a crash: marked aborted")
+    return ids
+
+
 @contextmanager
-def open_session(config: RigConfig, bays: list[BayConfig], data_dir: Path) -> Iterator[Session]:
-    needs_network = any(bay.verify == "network" for bay in bays)
+def open_session(
+    config: RigConfig,
+    bays: list[BayConfig],
+    data_dir: Path,
+    *,
+    clock: Clock,
+    operator: Operator | None = None,
+    network: bool | None = None,
+) -> Iterator[Session]:
+    """`network`: open the SADP poller (default: when some bay verifies over the network)."""
+    if network is None:
+        network = any(bay.verify == "network" for bay in bays)
     with (
         DataDirLock(data_dir),
         RecordStore(data_dir) as store,
-        SafeGuard() as guard,
-        BoardPool(config.boards) as boards,
-        NetworkWatch(config.network) if needs_network else nullcontext() as network,
     ):
-        yield Session(store, guard, boards, network)
+        interrupted = _close_orphans(store, clock, operator)
+        with (
+            SafeGuard() as guard,
+            BoardPool(config.boards) as boards,
+            NetworkWatch(config.network) if network else nullcontext() as watch,
+        ):
+            yield Session(config, store, guard, boards, watch, interrupted)
+
+
+@contextmanager
+def open_records(data_dir: Path, clock: Clock) -> Iterator[RecordStore]:
+    """The records for a command that only reads them (`rig report`, `rig status`).
+
+    If no rig holds the lock, the jobs a crash left running are closed first (nobody can be
+    running them); the lock is let go before the reading, so a station may start meanwhile.
+    """
+    with RecordStore(data_dir) as store:
+        lock = DataDirLock(data_dir)
+        try:
+            lock.acquire()
+        except (StationBusy, RecordError):
+            pass  # a rig is running those jobs, or the records are read-only: leave them
+        else:
+            try:
+                _close_orphans(store, clock, None)
+            finally:
+                lock.release()
+        yield store

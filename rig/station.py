@@ -22,13 +22,16 @@ from pathlib import Path
 
 from rig.clock import Clock, StoppableClock
 from rig.config import BayConfig, RigConfig
-from rig.errors import Aborted
+from rig.errors import Aborted, UsageError
 from rig.hardware.bay import BayHardware
 from rig.hardware.factory import build_bay
-from rig.jobs import JobReport, carry_over_rest, run_unit
+from rig.identity import check_serial
+from rig.job import JobReport
+from rig.jobs import carry_over_rest, run_unit
 from rig.operator import Operator
 from rig.outcomes import Outcome
 from rig.progress import Progress
+from rig.runner import JobRunner
 from rig.session import Session, open_session
 
 log = logging.getLogger(__name__)
@@ -46,13 +49,11 @@ class CutGate:
         self._spacing_s = spacing_s
         self._lock = threading.Lock()
         self._last = float("-inf")
-        self.cuts: list[float] = []  # monotonic times of the slots given, for the record
 
     def wait_turn(self) -> None:
         with self._lock:
             self._clock.sleep_until(self._last + self._spacing_s)
             self._last = self._clock.monotonic()
-            self.cuts.append(self._last)
 
 
 @dataclass
@@ -118,13 +119,18 @@ class Station:
     # -- the loop ---------------------------------------------------------------------------
 
     def run(self) -> int:
-        with open_session(self.config, self.config.bays, self.data_dir) as session:
+        with open_session(
+            self.config,
+            self.config.bays,
+            self.data_dir,
+            clock=self.clock,
+            operator=self.operator,
+        ) as session:
+            # A rig that died mid-job left its jobs open: the session closed them `aborted`,
+            # reason interrupted, before any actuator moves.
             store = session.store
-            # A station that died mid-job left its jobs open: they end `aborted`, reason
-            # interrupted, before any actuator moves.
-            self.interrupted = store.mark_interrupted(self.clock.wall())
-            for job_id in self.interrupted:
-                self.operator.tell(f"job {job_id} was interrupted by a crash: marked aborted")
+            self.interrupted = session.interrupted
+            runner = session.runner(self.workers_clock)
             bays: list[tuple[BayConfig, BayHardware]] = []
             for bay in self.config.bays:
                 hw = build_bay(
@@ -145,7 +151,7 @@ class Station:
             workers = [
                 threading.Thread(
                     target=self._worker,
-                    args=(bay, hw, session),
+                    args=(bay, hw, session, runner),
                     name=f"bay-{bay.name}",
                     daemon=True,
                 )
@@ -175,7 +181,11 @@ class Station:
                 continue
             if text.lower() in ("q", "quit", "exit"):
                 return
-            bay, serial = self._route(text)
+            try:
+                bay, serial = self._route(text)
+            except UsageError as exc:
+                self.operator.tell(str(exc))
+                continue
             if bay is None:
                 self.operator.tell(f"no idle bay for {serial}: wait for a bay to finish")
                 continue
@@ -188,8 +198,10 @@ class Station:
         """`SERIAL` -> the first idle bay (waiting for one); `BAY SERIAL` -> that bay."""
         head, _, rest = text.partition(" ")
         if rest and head in self._queues:
+            serial = check_serial(rest, f"scan {text!r}")
             self._wait_idle(lambda: not self._busy[head])
-            return head, rest.strip()
+            return head, serial
+        text = check_serial(text, "scan")
         self._wait_idle(lambda: not all(self._busy.values()))
         with self._lock:
             idle = next((b for b, busy in self._busy.items() if not busy), None)
@@ -216,6 +228,7 @@ class Station:
         bay: BayConfig,
         hw: BayHardware,
         session: Session,
+        runner: JobRunner,
     ) -> None:
         inbox = self._queues[bay.name]
         while not self.stop.is_set():
@@ -227,12 +240,10 @@ class Station:
             self._set_busy(bay.name, True)
             try:
                 reports = run_unit(
-                    station=self.config.station.name,
+                    runner,
                     bay=bay,
                     hw=hw,
                     make_verifier=partial(session.verifier, bay, self.operator, self.stop),
-                    store=session.store,
-                    clock=self.workers_clock,
                     scanned_serial=serial,
                     retry=self.retry,
                     on_stage=partial(self.progress.stage, bay.name),

@@ -59,11 +59,11 @@ from rich.console import Console
 
 from rig.clock import SystemClock
 from rig.config import parse_config
-from rig.demo import relay_feeds_power
 from rig.outcomes import Outcome
-from rig.procedure import GUARD_MARGIN_S
+from rig.procedures.bay import GUARD_MARGIN_S
 from rig.progress import Progress
 from rig.records.store import RecordStore
+from rig.sim.bench import relay_feeds_power
 from rig.sim.board import SimBoard
 from rig.sim.camera import CameraSpec, SimCamera
 from rig.sim.network import SimNetwork

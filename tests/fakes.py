@@ -1,10 +1,16 @@
-"""Test doubles shared by the tests: a scripted operator and a scripted verifier."""
+"""Test doubles shared by the tests: a scripted operator and a scripted verifier, and one
+bay job run through the job runner."""
 
 from __future__ import annotations
 
 from rig.clock import FakeClock
+from rig.hardware.bay import BayHardware
+from rig.job import JobReport, Plan, Unit, Verdict
 from rig.outcomes import Outcome
-from rig.verify.base import Unit, Verdict, Verifier
+from rig.procedures import BAY_PROCEDURES
+from rig.records.store import RecordStore
+from rig.runner import JobRunner
+from rig.verify.base import Verifier
 
 
 class ScriptedOperator:
@@ -47,7 +53,7 @@ class ScriptedVerifier(Verifier):
         )
         self.calls: list[tuple[str, float]] = []
 
-    def identify(self, scanned_serial: str | None) -> Unit:
+    def identify(self, scanned_serial: str | None, *, cut: bool = True) -> Unit:
         self.calls.append(("identify", self._clock.monotonic()))
         self.unit = self._unit
         return self.unit
@@ -63,3 +69,18 @@ class ScriptedVerifier(Verifier):
     def judge(self) -> Verdict:
         self.calls.append(("judge", self._clock.monotonic()))
         return self._verdict
+
+
+def run_bay_job(
+    store: RecordStore,
+    clock: FakeClock,
+    *,
+    hw: BayHardware,
+    verifier: Verifier,
+    plan: Plan,
+    station: str = "bench-1",
+    profile: str = "DS-2CD2143G2-I",
+) -> JobReport:
+    """One job of a bay's procedure through the job runner, as `rig reset` runs it."""
+    procedure = BAY_PROCEDURES[plan.procedure](hw, verifier, plan)
+    return JobRunner(store, clock, station=station).run(procedure, bay=hw.name, profile=profile)

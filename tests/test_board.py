@@ -21,6 +21,7 @@ import serial
 from rig.cli import main
 from rig.clock import SystemClock
 from rig.errors import CooldownError, HardwareFault, SafetyLimitError
+from rig.hardware.base import Release
 from rig.hardware.board import BoardError, BoardLink, BoardPowerSwitch, BoardPresser
 from rig.sim.board import SimBoard
 from rig.sim.camera import CameraSpec, SimCamera
@@ -139,7 +140,12 @@ def test_board_errors_become_rig_errors(link: BoardLink) -> None:
     assert info.value.code == "BADCH"
     presser.press(0.2)
     assert wait_until(lambda: not presser.is_pressed(), 1.0) is not None  # EVT RELEASED
-    assert presser.auto_released
+    # The caller's release learns that the board let go first, and how long it held, by its
+    # own clock (the event's held_ms).
+    release = presser.release()
+    assert release.early and release.timed_by == "board"
+    assert release.held_s is not None and abs(release.held_s - 0.2) < 0.02
+    assert presser.rest_remaining_s() > 0  # the host knows the rest the board will insist on
     with pytest.raises(CooldownError) as cooldown:
         BoardPresser(link, 1, clock).press(1)
     assert 0 < cooldown.value.remaining_s <= 0.2
@@ -160,9 +166,21 @@ def test_released_hold_is_timed_by_the_board(board: SimBoard, link: BoardLink) -
     presser.press(5)
     assert board.pin_is_down(3)
     time.sleep(0.5)
-    held_s = presser.release()
-    assert held_s is not None and abs(held_s - 0.5) < 0.02
+    release = presser.release()
+    assert release.timed_by == "board" and not release.early
+    assert release.held_s is not None and abs(release.held_s - 0.5) < 0.02
     assert not board.pin_is_down(3)
+    assert presser.release() == Release(held_s=None, timed_by="board")  # already up: held_ms=0
+
+
+def test_a_press_ended_by_the_safe_state_is_reported_early(link: BoardLink) -> None:
+    presser = BoardPresser(link, 2, SystemClock())
+    presser.press(5)
+    time.sleep(0.2)
+    presser.make_safe()
+    release = presser.release()
+    assert release.early and release.timed_by == "board"
+    assert release.held_s is not None and abs(release.held_s - 0.2) < 0.05
 
 
 # -- whole resets through the board ---------------------------------------------------------

@@ -4,13 +4,23 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from collections.abc import Hashable
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from rig.config import EXAMPLE_CONFIG, GpioPower, GpioPresser, load_config, parse_config
+from rig.config import EXAMPLE_CONFIG, load_config, parse_config
 from rig.errors import ConfigError
+from rig.hardware import backends
+from rig.hardware.backends import Backend, describe
+from rig.hardware.base import PowerSwitch
+from rig.hardware.board import BoardChannel
+from rig.hardware.gpio import GpioPower, GpioPresser
+from rig.hardware.manual import MANUAL
+from rig.hardware.settings import BuildContext, Resources, Role
 from rig.profiles import all_profiles
+from rig.tomlcheck import Table
 
 BAY = '[[bays]]\nname = "A"\n'
 
@@ -106,6 +116,42 @@ def test_bay_values_override_the_profile() -> None:
             'rig.toml: network.sadp_target: must be "host:port"',
         ),
         (
+            '[network]\nsadp_target = "127.0.0.1:3²"\n' + BAY,
+            "rig.toml: network.sadp_target: must be \"host:port\", got '127.0.0.1:3²'",
+        ),
+        (
+            '[network]\nsadp_target = "127.0.0.1:٣٧"\n' + BAY,  # Arabic-Indic 37
+            'rig.toml: network.sadp_target: must be "host:port"',
+        ),
+        (
+            '[network]\nsadp_target = "127.0.0.1:65536"\n' + BAY,
+            'rig.toml: network.sadp_target: must be "host:port"',
+        ),
+        (
+            BAY + "power = { gpio = 17 }\n" + BAY.replace('"A"', '"B"') + "presser = { gpio = 17 }",
+            "rig.toml: bays[1].presser: already used by bay A power",
+        ),
+        (
+            '[boards.b1]\nport = "/dev/ttyACM0"\n'
+            + BAY
+            + 'power = { board = "b1", channel = 2 }\n'
+            + BAY.replace('"A"', '"B"')
+            + 'power = { board = "b1", channel = 2 }\n',
+            "rig.toml: bays[1].power: already used by bay A power",
+        ),
+        (
+            '[boards.b1]\nport = "/dev/ttyACM0"\n' + BAY + 'power = { board = "b1", channel = 17 }',
+            "rig.toml: bays[0].power.channel: must be 1–16, got 17",
+        ),
+        (
+            '[boards.b1]\nport = "/dev/ttyACM0"\n'
+            + BAY
+            + 'power = { board = "b1", channel = 1, gpio = 17 }',
+            "rig.toml: bays[0].power.gpio: unknown key",
+        ),
+        (BAY + "power = {}", "rig.toml: bays[0].power.gpio: missing (required)"),
+        (BAY + "power = 17", 'rig.toml: bays[0].power: must be "manual", { gpio = N } or'),
+        (
             "[network]\nsadp_poll_s = 0\n" + BAY,
             "rig.toml: network.sadp_poll_s: must be 0.1–10 s, got 0",
         ),
@@ -144,3 +190,95 @@ def test_cli_config_error_exits_2_with_one_line_and_no_traceback(tmp_path: Path)
     assert proc.stderr.strip().splitlines() == [
         f"rig: error: {path}: bays[0].hold_s: must be 1–60 s, got 75"
     ]
+
+
+def test_sadp_port_is_ascii_digits_only() -> None:
+    config = parse_config('[network]\nsadp_target = "127.0.0.1:37020"\n' + BAY)
+    assert config.network.sadp_target == ("127.0.0.1", 37020)
+    with pytest.raises(ConfigError):
+        parse_config('[network]\nsadp_target = "127.0.0.1:3²"\n' + BAY)
+
+
+def test_a_config_without_bays_loads_when_bays_are_not_needed(tmp_path: Path) -> None:
+    text = '[network]\nsadp_target = "127.0.0.1:37020"\n[boards.b1]\nport = "/dev/ttyACM0"\n'
+    config = parse_config(text, need_bays=False)
+    assert config.bays == []
+    assert config.network.sadp_target == ("127.0.0.1", 37020)
+    assert config.boards["b1"].port == "/dev/ttyACM0"
+    path = tmp_path / "rig.toml"
+    path.write_text(text)
+    assert load_config(path, need_bays=False).bays == []
+    with pytest.raises(ConfigError, match=r"rig.toml: bays: no \[\[bays\]\] defined"):
+        load_config(path)
+    # Everything else is still checked.
+    with pytest.raises(ConfigError, match=r"rig.toml: netwrk: unknown key"):
+        parse_config("[netwrk]\n", need_bays=False)
+    assert parse_config("", need_bays=False).bays == []
+
+
+def test_each_backend_reads_its_own_settings() -> None:
+    config = parse_config(
+        '[boards.b1]\nport = "/dev/ttyACM0"\n'
+        + BAY
+        + 'power = { board = "b1", channel = 3 }\npresser = { gpio = 27, pwm = false }\n'
+        + BAY.replace('"A"', '"B"')
+        + "power = { gpio = 22, active_high = true }\n"
+    )
+    a, b = config.bays
+    assert a.power == BoardChannel(board="b1", channel=3)
+    assert a.presser == GpioPresser(gpio=27, pwm=False)
+    assert (b.power, b.presser) == (GpioPower(gpio=22, active_high=True), MANUAL)
+    assert [describe(x) for x in (a.power, a.presser, b.power, b.presser)] == [
+        "b1 ch3",
+        "GPIO27",
+        "GPIO22",
+        "manual",
+    ]
+
+
+# -- a backend is one module and one registry entry ----------------------------------------------
+
+
+@dataclass(frozen=True)
+class RelayBox:
+    """A stand-in for a new power-only backend: `power = { relaybox = "rb1", outlet = 2 }`."""
+
+    box: str
+    outlet: int
+
+    def build_power(self, ctx: BuildContext) -> PowerSwitch:
+        raise NotImplementedError
+
+    def describe(self) -> str:
+        return f"{self.box} outlet {self.outlet}"
+
+    def claims(self, role: Role) -> tuple[Hashable, ...]:
+        return (("relaybox", self.box, self.outlet),)
+
+
+def read_relaybox(t: Table, resources: Resources) -> RelayBox:
+    return RelayBox(box=t.text("relaybox"), outlet=t.integer("outlet", lo=1, hi=8))
+
+
+def test_a_new_backend_needs_only_its_registry_entry(monkeypatch: pytest.MonkeyPatch) -> None:
+    entry = Backend("relaybox", "{ relaybox, outlet }", power=read_relaybox)
+    monkeypatch.setattr(backends, "BACKENDS", (*backends.BACKENDS, entry))
+    box = 'power = { relaybox = "rb1", outlet = 2 }\n'
+    config = parse_config(BAY + box)
+    assert config.bays[0].power == RelayBox("rb1", 2)
+    assert describe(config.bays[0].power) == "rb1 outlet 2"
+    assert error_of(BAY + 'power = { relaybox = "rb1", outlet = 2, volts = 5 }').startswith(
+        "rig.toml: bays[0].power.volts: unknown key"
+    )
+    assert error_of(BAY + box + BAY.replace('"A"', '"B"') + box).startswith(
+        "rig.toml: bays[1].power: already used by bay A power"
+    )
+    # It cannot press: the presser's message lists the backends that can.
+    assert error_of(BAY + 'presser = { relaybox = "rb1", outlet = 2 }') == (
+        'rig.toml: bays[0].presser: must be "manual", { gpio = N } or { board, channel };'
+        " got {'relaybox': 'rb1', 'outlet': 2}"
+    )
+    assert error_of(BAY + "power = 5").startswith(
+        'rig.toml: bays[0].power: must be "manual", { gpio = N }, { board, channel }'
+        " or { relaybox, outlet }; got 5"
+    )

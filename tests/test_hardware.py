@@ -1,19 +1,26 @@
 """The actuators on their own: start-up without a glitch, hit-and-hold, the 60 s limit, the
-rest after a press, and the manual backends."""
+rest after a press, what a release reports, the manual backends, and the factory that builds
+them from a config."""
 
 from __future__ import annotations
 
 import itertools
+import os
+from collections.abc import Iterator
 
 import pytest
-from gpiozero.pins.mock import MockFactory
+from gpiozero import Device
+from gpiozero.pins.mock import MockFactory, MockPWMPin
 
 from rig.cli import selftest
 from rig.clock import FakeClock
-from rig.config import GpioPower, GpioPresser
-from rig.errors import CooldownError, SafetyLimitError
+from rig.config import parse_config
+from rig.errors import ConfigError, CooldownError, SafetyLimitError
+from rig.hardware import gpio
+from rig.hardware.base import Release
 from rig.hardware.bay import BayHardware
-from rig.hardware.gpio import GpioRelay, GpioSolenoid
+from rig.hardware.factory import build_bay
+from rig.hardware.gpio import GpioRelay, GpioSolenoid, pin_factory_for
 from rig.hardware.manual import ManualPowerSwitch, ManualPresser
 from tests.fakes import ScriptedOperator
 from tests.test_procedure import timeline
@@ -25,7 +32,7 @@ def test_relay_starts_de_energised_without_a_glitch(
 ) -> None:
     pin = pins.pin(17)
     pin.clear_states()
-    relay = GpioRelay(GpioPower(gpio=17, active_high=active_high))
+    relay = GpioRelay(17, active_high=active_high)
     clock.sleep(1)
     de_energised = not active_high
     assert relay.is_on()
@@ -42,8 +49,8 @@ def test_relay_starts_de_energised_without_a_glitch(
 
 
 def test_relay_levels_follow_active_high(pins: MockFactory) -> None:
-    low = GpioRelay(GpioPower(gpio=17, active_high=False))
-    high = GpioRelay(GpioPower(gpio=22, active_high=True))
+    low = GpioRelay(17, active_high=False)
+    high = GpioRelay(22, active_high=True)
     low.off()
     high.off()
     assert (pins.pin(17).state, pins.pin(22).state) == (0, 1)  # both energised: power cut
@@ -54,26 +61,26 @@ def test_relay_levels_follow_active_high(pins: MockFactory) -> None:
 
 
 def test_solenoid_starts_off(pins: MockFactory, clock: FakeClock) -> None:
-    solenoid = GpioSolenoid(GpioPresser(gpio=27), clock)
+    solenoid = GpioSolenoid(27, clock)
     assert pins.pin(27).state == 0
     assert not solenoid.is_pressed()
 
 
 def test_hit_then_hold_duty(pins: MockFactory, clock: FakeClock) -> None:
-    solenoid = GpioSolenoid(GpioPresser(gpio=27, hit_ms=250, hold_duty=0.35, pwm_hz=800), clock)
+    solenoid = GpioSolenoid(27, clock, hit_ms=250, hold_duty=0.35, pwm_hz=800)
     pins.pin(27).clear_states()
     solenoid.press(10)
     clock.sleep(5.0)
-    held = solenoid.release()
+    release = solenoid.release()
     assert timeline(pins.pin(27)) == [(0.0, 0.0), (0.0, 1.0), (0.25, 0.35), (5.0, 0.0)]
     assert pins.pin(27).frequency == 800
-    assert held == pytest.approx(5.0)
+    assert release == Release(held_s=pytest.approx(5.0), timed_by="host", early=False)
 
 
 def test_a_tap_shorter_than_the_hit_never_drops_to_the_hold_duty(
     pins: MockFactory, clock: FakeClock
 ) -> None:
-    solenoid = GpioSolenoid(GpioPresser(gpio=27, hit_ms=300), clock)
+    solenoid = GpioSolenoid(27, clock, hit_ms=300)
     pins.pin(27).clear_states()
     solenoid.press(1)
     clock.sleep(0.2)
@@ -83,7 +90,7 @@ def test_a_tap_shorter_than_the_hit_never_drops_to_the_hold_duty(
 
 
 def test_press_over_sixty_seconds_is_refused(pins: MockFactory, clock: FakeClock) -> None:
-    solenoid = GpioSolenoid(GpioPresser(gpio=27), clock)
+    solenoid = GpioSolenoid(27, clock)
     pins.pin(27).clear_states()
     with pytest.raises(SafetyLimitError, match="press of 61 s refused: limit is 60 s"):
         solenoid.press(61)
@@ -91,16 +98,19 @@ def test_press_over_sixty_seconds_is_refused(pins: MockFactory, clock: FakeClock
 
 
 def test_guard_releases_a_press_nobody_ends(pins: MockFactory, clock: FakeClock) -> None:
-    solenoid = GpioSolenoid(GpioPresser(gpio=27), clock)
+    solenoid = GpioSolenoid(27, clock)
     pins.pin(27).clear_states()
     solenoid.press(20)
     clock.sleep(120)  # the caller hangs
     assert timeline(pins.pin(27))[-1] == (20.0, 0.0)
-    assert solenoid.auto_released and not solenoid.is_pressed()
+    assert not solenoid.is_pressed()
+    # The caller's release, when it comes, learns the guard ended the press, and how long it was.
+    assert solenoid.release() == Release(held_s=20.0, timed_by="host", early=True)
+    assert solenoid.release() == Release(held_s=None, timed_by="host", early=False)  # told once
 
 
 def test_guard_never_lets_a_press_exceed_sixty_seconds(pins: MockFactory, clock: FakeClock) -> None:
-    solenoid = GpioSolenoid(GpioPresser(gpio=27, pwm=False), clock)
+    solenoid = GpioSolenoid(27, clock, pwm=False)
     pins.pin(27).clear_states()
     solenoid.press(60)
     clock.sleep(3600)
@@ -108,7 +118,7 @@ def test_guard_never_lets_a_press_exceed_sixty_seconds(pins: MockFactory, clock:
 
 
 def test_rest_after_a_press_is_as_long_as_the_press(pins: MockFactory, clock: FakeClock) -> None:
-    solenoid = GpioSolenoid(GpioPresser(gpio=27), clock)
+    solenoid = GpioSolenoid(27, clock)
     solenoid.press(30)
     clock.sleep(18)
     solenoid.release()
@@ -145,8 +155,8 @@ def test_selftest_clicks_the_relay_and_taps_the_solenoid(
 ) -> None:
     bay = BayHardware(
         "A",
-        GpioRelay(GpioPower(gpio=17, active_high=False)),
-        GpioSolenoid(GpioPresser(gpio=27, pwm=False), clock),
+        GpioRelay(17, active_high=False),
+        GpioSolenoid(27, clock, pwm=False),
     )
     for n in (17, 27):
         pins.pin(n).clear_states()
@@ -162,3 +172,105 @@ def test_selftest_clicks_the_relay_and_taps_the_solenoid(
     ]
     assert bay.is_safe()
     assert operator.told[-1] == "Bay A: selftest done; the bay is in its safe state"
+
+
+def test_release_of_a_pin_never_pressed_says_so(pins: MockFactory, clock: FakeClock) -> None:
+    solenoid = GpioSolenoid(27, clock)
+    assert solenoid.release() == Release(held_s=None, timed_by="host", early=False)
+
+
+def test_a_press_the_safe_state_ended_is_reported_early(
+    pins: MockFactory, clock: FakeClock
+) -> None:
+    solenoid = GpioSolenoid(27, clock)
+    solenoid.press(20)
+    clock.sleep(3)
+    solenoid.make_safe()  # a signal handler, say: the pin is up before the caller knows
+    assert pins.pin(27).state == 0
+    assert solenoid.release() == Release(held_s=3.0, timed_by="host", early=True)
+    assert solenoid.rest_remaining_s() == pytest.approx(3.0)  # it worked 3 s: it rests 3 s
+
+
+def test_a_new_press_forgets_an_unreported_early_release(
+    pins: MockFactory, clock: FakeClock
+) -> None:
+    solenoid = GpioSolenoid(27, clock)
+    solenoid.press(2)
+    clock.sleep(5)  # the guard released it at 2 s; nobody asked
+    solenoid.press(2)
+    clock.sleep(1)
+    assert solenoid.release() == Release(held_s=1.0, timed_by="host", early=False)
+
+
+# -- the factory ------------------------------------------------------------------------------
+
+GPIO_BAY = '[[bays]]\nname = "A"\npower = { gpio = 17 }\npresser = { gpio = 27 }\n'
+
+
+@pytest.fixture
+def no_pin_factory(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """A process where nobody chose a pin factory yet, and a fresh mock header."""
+    monkeypatch.setattr(Device, "pin_factory", None)
+    monkeypatch.delenv("GPIOZERO_MOCK_PIN_CLASS", raising=False)
+    gpio._mock_header.cache_clear()
+    yield
+    gpio._mock_header().reset()
+    gpio._mock_header.cache_clear()
+
+
+def test_mock_environment_gets_pwm_pins_and_the_environment_is_left_alone(
+    no_pin_factory: None, monkeypatch: pytest.MonkeyPatch, clock: FakeClock
+) -> None:
+    monkeypatch.setenv("GPIOZERO_PIN_FACTORY", "mock")
+    environment = dict(os.environ)
+    config = parse_config(GPIO_BAY)
+    hw = build_bay(config.bays[0], config, clock, ScriptedOperator())
+    try:
+        hw.presser.press(5)
+        clock.sleep(1)  # past the hit: the hold duty needs a PWM pin
+        solenoid = hw.presser
+        assert isinstance(solenoid, GpioSolenoid)
+        assert isinstance(solenoid.pin, MockPWMPin) and solenoid.pin.state == 0.5
+        hw.presser.release()
+    finally:
+        hw.close()
+    header = pin_factory_for()
+    assert isinstance(header, MockFactory) and header.pin_class is MockPWMPin
+    assert pin_factory_for() is header  # one header per process: a pin used twice collides
+    assert dict(os.environ) == environment
+    assert Device.pin_factory is None
+
+
+def test_a_chosen_pin_factory_is_left_to_gpiozero(
+    no_pin_factory: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    explicit = MockFactory(pin_class=MockPWMPin)
+    monkeypatch.setenv("GPIOZERO_PIN_FACTORY", "mock")
+    assert pin_factory_for(explicit) is explicit
+    monkeypatch.setenv("GPIOZERO_MOCK_PIN_CLASS", "mockpin")  # the user named a pin class
+    assert pin_factory_for() is None
+    monkeypatch.delenv("GPIOZERO_MOCK_PIN_CLASS")
+    monkeypatch.setattr(Device, "pin_factory", explicit)  # a harness set the default
+    assert pin_factory_for() is None
+    monkeypatch.setattr(Device, "pin_factory", None)
+    monkeypatch.setenv("GPIOZERO_PIN_FACTORY", "lgpio")  # a real Pi: gpiozero's choice
+    assert pin_factory_for() is None
+
+
+def test_factory_builds_named_devices_from_the_config(pins: MockFactory, clock: FakeClock) -> None:
+    config = parse_config(GPIO_BAY + '[[bays]]\nname = "B"\npower = "manual"\npresser = "manual"\n')
+    gpio_bay = build_bay(config.bays[0], config, clock, ScriptedOperator())
+    manual_bay = build_bay(config.bays[1], config, clock, ScriptedOperator())
+    assert (gpio_bay.power.name, gpio_bay.presser.name) == ("bay A relay", "bay A solenoid")
+    assert isinstance(manual_bay.power, ManualPowerSwitch)
+    assert isinstance(manual_bay.presser, ManualPresser)
+    gpio_bay.close()
+
+
+def test_a_board_bay_without_opened_boards_is_a_config_error(clock: FakeClock) -> None:
+    config = parse_config(
+        '[boards.b1]\nport = "loop://"\n[[bays]]\nname = "A"\n'
+        'power = { board = "b1", channel = 1 }\n'
+    )
+    with pytest.raises(ConfigError, match=r"^rig.toml: bay A: board 'b1' used but no boards"):
+        build_bay(config.bays[0], config, clock, ScriptedOperator())

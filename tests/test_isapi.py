@@ -32,7 +32,10 @@ from rig.network.isapi import (
     IsapiClient,
     LockInfo,
     ResponseStatus,
+    _Digest,
+    digest_challenge,
     parse_activate_status,
+    parse_challenges,
     parse_device_info,
     parse_response_status,
     parse_user_check,
@@ -150,6 +153,25 @@ def test_user_check_variants(body: bytes, expected: LockInfo) -> None:
     assert parse_user_check(body) == expected
 
 
+@pytest.mark.parametrize(
+    "number", ["³", "²", "1²", "８", "٣", "+1", "-1", "1_0", "1e3", "1234567890"]
+)
+def test_numbers_are_ascii_digits_only(number: str) -> None:
+    # '³'.isdigit() is True and int('³') raises: this was a ValueError out of the parser.
+    body = f"<userCheck><unlockTime>{number}</unlockTime><retryLoginTime>{number}</retryLoginTime>"
+    info = parse_user_check((body + "</userCheck>").encode())
+    assert (info.unlock_s, info.retry_left, info.locked) == (None, None, False)
+    with pytest.raises(ParseError, match="numeric statusCode"):
+        parse_response_status(
+            f"<ResponseStatus><statusCode>{number}</statusCode></ResponseStatus>".encode()
+        )
+
+
+def test_numbers_ascii_with_whitespace() -> None:
+    info = parse_user_check(b"<userCheck><unlockTime> 210\n</unlockTime></userCheck>")
+    assert info == LockInfo(locked=True, unlock_s=210, retry_left=None)
+
+
 def test_user_check_rejects_unknown_lock_status() -> None:
     with pytest.raises(ParseError, match="lockStatus"):
         parse_user_check(user_check("maybe", 0, 0))
@@ -256,6 +278,157 @@ def test_corrupted_captures_raise_only_parse_error(name: str, position: int, jun
             parser(corrupted)
 
 
+# --- WWW-Authenticate ----------------------------------------------------------------------
+
+DIGEST = 'Digest qop="auth", realm="IP Camera(76475)", nonce="4e44", stale="FALSE"'
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        DIGEST,
+        [DIGEST],
+        [DIGEST, 'Basic realm="IP Camera(76475)"'],  # two headers
+        ['Basic realm="IP Camera(76475)"', DIGEST],
+        DIGEST + ', Basic realm="IP Camera(76475)"',  # joined in one, as some firmware sends
+        'Basic realm="IP Camera(76475)", ' + DIGEST,  # how requests folds two headers
+        'Basic realm="a, b", ' + DIGEST,
+        "Negotiate YWJj==, " + DIGEST,
+        'DIGEST QOP="auth", Realm="IP Camera(76475)", NONCE="4e44", stale=FALSE',
+        'Digest qop = "auth" ,realm="IP Camera(76475)",nonce=4e44, stale="FALSE"',
+    ],
+)
+def test_digest_challenge_any_arrangement(values: str | list[str]) -> None:
+    challenge = digest_challenge(values)
+    assert challenge is not None
+    assert (challenge["realm"], challenge["nonce"], challenge["qop"]) == (
+        "IP Camera(76475)",
+        "4e44",
+        "auth",
+    )
+    assert challenge["stale"].lower() == "false"
+
+
+def test_parse_challenges_keeps_every_scheme_in_order() -> None:
+    assert parse_challenges(DIGEST + ', Basic realm="IP Camera(76475)"') == [
+        ("digest", {"qop": "auth", "realm": "IP Camera(76475)", "nonce": "4e44", "stale": "FALSE"}),
+        ("basic", {"realm": "IP Camera(76475)"}),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("value", "realm"),
+    [
+        (r'Digest realm="a\"b", nonce="n"', 'a"b'),  # escaped quote
+        (r'Digest realm="a\\b", nonce="n"', "a\\b"),
+        ('Digest realm="a, b=c", nonce="n"', "a, b=c"),  # separators inside quotes
+        ('Digest realm="", nonce="n"', ""),
+        ('Digest realm="x", realm="y", nonce="n"', "x"),  # a repeat keeps the first
+    ],
+)
+def test_digest_challenge_quoting(value: str, realm: str) -> None:
+    assert digest_challenge(value) == {"realm": realm, "nonce": "n"}
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        "",
+        [],
+        'Basic realm="cam"',
+        ['Basic realm="cam"', 'Bearer realm="x"'],
+        'realm="x", nonce="n"',  # parameters without a scheme
+        'Digestive realm="x"',
+    ],
+)
+def test_no_digest_challenge(values: str | list[str]) -> None:
+    assert digest_challenge(values) is None
+
+
+@settings(max_examples=300, deadline=None)
+@given(value=st.text(max_size=200))
+def test_any_header_value_parses_without_raising(value: str) -> None:
+    for scheme, params in parse_challenges([value, DIGEST + ", " + value]):
+        assert scheme and scheme == scheme.lower()
+        assert all(name == name.lower() for name in params)
+    assert digest_challenge(DIGEST + ", " + value) is not None
+
+
+def quoted(value: str) -> str:
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    params=st.dictionaries(
+        st.from_regex(r"[a-z][a-z0-9-]{0,8}", fullmatch=True),
+        st.text(st.characters(min_codepoint=0x20, max_codepoint=0x7E), max_size=30),
+        max_size=6,
+    ),
+    basic_first=st.booleans(),
+    joined=st.booleans(),
+)
+def test_digest_challenge_round_trip(
+    params: dict[str, str], basic_first: bool, joined: bool
+) -> None:
+    # Whatever printable ASCII a device quotes (commas, '=', quotes, backslashes, 'Basic'),
+    # the parameters come back exactly, with Basic before or after, joined or not.
+    digest = "Digest " + ", ".join(f"{k}={quoted(v)}" for k, v in params.items())
+    basic = 'Basic realm="x, Digest realm=y"'
+    values = [basic, digest] if basic_first else [digest, basic]
+    assert digest_challenge(", ".join(values) if joined else values) == params
+
+
+def test_digest_authorization_echoes_an_empty_opaque() -> None:
+    challenge = digest_challenge('Digest realm="r", nonce="n", opaque="", algorithm="MD5"')
+    assert challenge is not None
+    header = _Digest(challenge).authorization("GET", "/x", "admin", "pw", cnonce="c")
+    params = parse_challenges(header)[0][1]
+    assert params["opaque"] == "" and params["algorithm"] == "MD5" and "qop" not in params
+    ha1 = hashlib.md5(b"admin:r:pw").hexdigest()
+    ha2 = hashlib.md5(b"GET:/x").hexdigest()
+    assert params["response"] == hashlib.md5(f"{ha1}:n:{ha2}".encode()).hexdigest()
+
+
+@pytest.mark.parametrize(
+    ("challenge", "message"),
+    [
+        ('Digest nonce="n"', "without realm or nonce"),
+        ('Digest realm="r"', "without realm or nonce"),
+        ('Digest realm="r", nonce="n", algorithm="SHA-1"', "not supported"),
+        ('Digest realm="r", nonce="n", qop="auth-int"', "not supported"),
+    ],
+)
+def test_unusable_digest_challenges(challenge: str, message: str) -> None:
+    params = digest_challenge(challenge)
+    assert params is not None
+    with pytest.raises(ValueError, match=message):
+        _Digest(params)
+
+
+@pytest.mark.parametrize(
+    ("challenge", "name"),
+    [
+        ({"realm": "a\r\nX-Injected: 1", "nonce": "n"}, "realm"),
+        ({"realm": "r", "nonce": "n\x00"}, "nonce"),
+        ({"realm": "r", "nonce": "n", "opaque": "\x7f"}, "opaque"),
+        ({"realm": "r", "nonce": "n", "algorithm": "ſHA-256"}, "algorithm"),  # upper(): SHA-256
+        ({"realm": "摄像机", "nonce": "n"}, "realm"),
+        ({"realm": "IP Camera(76475)", "nonce": "n", "qop": "auth\t"}, "qop"),
+    ],
+)
+def test_digest_refuses_what_it_cannot_echo_safely(challenge: dict[str, str], name: str) -> None:
+    with pytest.raises(ValueError, match=f"challenge {name} is not printable ASCII"):
+        _Digest(challenge)
+
+
+@pytest.mark.parametrize("user", ["ad\r\nmin", "admín", "ad\x00min"])
+def test_digest_refuses_a_username_it_cannot_send(user: str) -> None:
+    digest = _Digest({"realm": "r", "nonce": "n"})
+    with pytest.raises(ValueError, match="printable ASCII"):
+        digest.authorization("GET", "/x", user, "pw")
+
+
 # --- a fake camera on 127.0.0.1 -------------------------------------------------------------
 
 ADMIN = "admin"
@@ -321,10 +494,16 @@ class CameraHandler(http.server.BaseHTTPRequestHandler):
     def do_PUT(self) -> None:
         self._handle()
 
-    def _send(self, status: int, body: bytes, headers: dict[str, str] | None = None) -> None:
+    def _send(
+        self,
+        status: int,
+        body: bytes,
+        headers: dict[str, str] | list[tuple[str, str]] | None = None,
+    ) -> None:
         self.send_response(status)
         self.send_header("Content-Type", "application/xml")
-        for name, value in (headers or {}).items():
+        pairs = list(headers.items()) if isinstance(headers, dict) else (headers or [])
+        for name, value in pairs:  # a list may repeat a header (two WWW-Authenticate)
             self.send_header(name, value)
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
@@ -358,6 +537,18 @@ class CameraHandler(http.server.BaseHTTPRequestHandler):
                 self._stream_huge(status=401, headers={"WWW-Authenticate": CHALLENGE})
             elif cam.mode == "basic_only":
                 self._send(401, CHALLENGE_BODY, {"WWW-Authenticate": 'Basic realm="cam"'})
+            elif cam.mode == "basic_then_digest":  # two headers, Basic first
+                basic = ("WWW-Authenticate", 'Basic realm="cam"')
+                self._send(401, CHALLENGE_BODY, [basic, ("WWW-Authenticate", CHALLENGE)])
+            elif cam.mode == "joined_basic_first":  # one header, Basic first
+                joined = 'Basic realm="cam", ' + CHALLENGE
+                self._send(401, CHALLENGE_BODY, {"WWW-Authenticate": joined})
+            elif cam.mode == "control_in_realm":
+                bad = 'Digest qop="auth", realm="cam\x01", nonce="4e44"'
+                self._send(401, CHALLENGE_BODY, {"WWW-Authenticate": bad})
+            elif cam.mode == "joined_digest_first":
+                joined = CHALLENGE + ', Basic realm="cam"'
+                self._send(401, CHALLENGE_BODY, {"WWW-Authenticate": joined})
             elif cam.mode == "locked_now":
                 self._send(
                     401,
@@ -518,6 +709,38 @@ def test_basic_only_challenge_sends_no_credentials(
     info, exchange, lock = client.device_info(ADMIN, PASSWORD)
     assert info is None and lock is None
     assert exchange.error is not None and "Digest" in exchange.error
+    assert camera[0].authorizations == []
+
+
+@pytest.mark.parametrize("mode", ["basic_then_digest", "joined_basic_first", "joined_digest_first"])
+def test_digest_offered_with_basic_logs_in_once(
+    camera: tuple[FakeCamera, int], client: IsapiClient, mode: str
+) -> None:
+    camera[0].mode = mode
+    info, exchange, lock = client.device_info(ADMIN, PASSWORD)
+    assert info is not None and exchange.error is None and lock is None
+    assert exchange.login_attempts == 1
+    [authorization] = camera[0].authorizations
+    assert authorization.startswith("Digest ")  # never Basic, whatever came first
+
+
+def test_unsafe_challenge_sends_no_credentials(
+    camera: tuple[FakeCamera, int], client: IsapiClient
+) -> None:
+    camera[0].mode = "control_in_realm"
+    info, exchange, _ = client.device_info(ADMIN, PASSWORD)
+    assert info is None and exchange.login_attempts == 0
+    assert exchange.error == "digest challenge realm is not printable ASCII; credentials not sent"
+    assert camera[0].authorizations == []
+
+
+@pytest.mark.parametrize("user", ["ad\r\nmin", "admín"])
+def test_unsendable_username_is_evidence_not_an_exception(
+    camera: tuple[FakeCamera, int], client: IsapiClient, user: str
+) -> None:
+    info, exchange, _ = client.device_info(user, PASSWORD)
+    assert info is None and exchange.login_attempts == 0
+    assert exchange.error is not None and exchange.error.endswith("credentials not sent")
     assert camera[0].authorizations == []
 
 

@@ -21,32 +21,12 @@ from gpiozero import Device
 from gpiozero.pins.mock import MockFactory, MockPWMPin
 
 from rig.cli import main
-from rig.demo import relay_feeds_power
 from rig.records.store import RecordStore
+from rig.sim.bench import gpio_bay, relay_feeds_power, rig_toml, wire_to_pins
 from rig.sim.camera import CameraSpec, SimCamera
 from rig.sim.network import SimNetwork
 
 FAST = {"boot_s": 0.3, "reset_hold_s": 1.2}
-
-CONFIG = """
-[station]
-name = "e2e"
-data_dir = "{data_dir}"
-
-[network]
-sadp_target = "{target}"
-sadp_poll_s = 0.1
-settle_s = {settle_s}
-
-[[bays]]
-name = "A"
-power = {{ gpio = 17, active_high = false }}
-presser = {{ gpio = 27 }}
-profile = "DS-2CD2143G2-I"
-off_s = 0.6
-hold_s = {hold_s}
-boot_timeout_s = {boot_timeout_s}
-"""
 
 
 class Bench:
@@ -61,8 +41,7 @@ class Bench:
         self.cameras.append(camera)
         self.network.add(camera)
         if in_bay:
-            relay, solenoid = self.factory.pin(17), self.factory.pin(27)
-            camera.watch(lambda: relay_feeds_power(relay), lambda: bool(solenoid.state))
+            wire_to_pins(camera, self.factory, relay=17, solenoid=27)
         return camera
 
     def reset(
@@ -72,15 +51,26 @@ class Bench:
         hold_s: float = 1.5,
         boot_timeout_s: float = 6,
         settle_s: float = 0.4,
+        procedure: str = "power-cycle-hold",
     ) -> tuple[int, dict[str, Any]]:
         path = self.tmp_path / "rig.toml"
+        bay = gpio_bay(
+            "A",
+            relay=17,
+            solenoid=27,
+            profile="DS-2CD2143G2-I",
+            procedure=procedure,
+            off_s=0.6,
+            hold_s=hold_s,
+            boot_timeout_s=boot_timeout_s,
+        )
         path.write_text(
-            CONFIG.format(
-                data_dir=self.tmp_path / "records",
+            rig_toml(
                 target=self.network.target,
-                hold_s=hold_s,
-                boot_timeout_s=boot_timeout_s,
-                settle_s=settle_s,
+                station="e2e",
+                data_dir=str(self.tmp_path / "records"),
+                network={"sadp_poll_s": 0.1, "settle_s": settle_s},
+                bays=[bay],
             )
         )
         capsys.readouterr()
@@ -151,6 +141,69 @@ def test_old_firmware_is_verified_by_the_factory_login(
         record = store.job(job["job_id"])
     assert any(e["check"] == "factory_login" for e in record["evidence"])
     assert "12345" not in json.dumps(record)
+
+
+def test_running_hold_without_a_scan_names_the_one_unit_answering_before_the_press(
+    bench: Bench, capsys: pytest.CaptureFixture[str]
+) -> None:
+    camera = bench.camera(1, running_hold_s=1.2)
+    code, job = bench.reset(capsys, procedure="running-hold", boot_timeout_s=8)
+    assert (code, job["outcome"]) == (0, "reset_verified"), job["reason"]
+    assert camera.in_factory_state and camera.last_reset == "running-hold"
+    assert camera.power_cycles == 0  # no cut: the unit rebooted itself
+    assert [s["name"] for s in job["steps"]][:3] == ["identify", "press", "hold"]
+    assert evidence(job, "verify")["identity"] == "the one unit answering before the press"
+    with RecordStore(bench.tmp_path / "records") as store:
+        record = store.job(job["job_id"])
+    assert (record["mac"], record["serial"]) == (camera.spec.mac, camera.spec.device_sn)
+
+
+def test_running_hold_without_a_scan_names_the_unit_that_reboots(
+    bench: Bench, capsys: pytest.CaptureFixture[str]
+) -> None:
+    camera = bench.camera(1, running_hold_s=1.2)
+    neighbour = bench.camera(2, in_bay=False)  # the next bench's unit, up all along
+    code, job = bench.reset(capsys, procedure="running-hold", boot_timeout_s=8)
+    assert (code, job["outcome"]) == (0, "reset_verified"), job["reason"]
+    assert job["mac"] == camera.spec.mac and job["serial"] == camera.spec.device_sn
+    assert evidence(job, "verify")["identity"] == (
+        "the unit that goes down after the press and comes back"
+    )
+    assert neighbour.activated and neighbour.resets == 0
+
+
+def test_running_hold_that_resets_nothing_is_not_reset(
+    bench: Bench, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bench.camera(1, running_hold_s=3.0)  # needs a longer hold than the bay gives
+    bench.camera(2, in_bay=False)
+    code, job = bench.reset(capsys, procedure="running-hold", boot_timeout_s=5)
+    assert (code, job["outcome"]) == (1, "not_reset")
+    assert job["reason"] == "no unit went down within 5 s of the release: the hold reset nothing"
+    assert job["mac"] is None
+
+
+def test_old_firmware_that_reports_inactive_is_verified_without_a_login(
+    bench: Bench, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Real units carry Activated on firmware numbered V5.2, V3.5, V1.5: what the unit says
+    # counts, not its version number.
+    camera = bench.camera(1, firmware="V5.2.3build 170725", has_activation=True)
+    code, job = bench.reset(capsys, "--serial", camera.spec.device_sn[-13:])
+    assert (code, job["outcome"]) == (0, "reset_verified"), job["reason"]
+    assert evidence(job, "verify")["sadp_activated"] is False
+    assert camera.logins == []  # no login attempt at all
+
+
+def test_old_firmware_that_always_says_activated_is_judged_by_the_default_login(
+    bench: Bench, capsys: pytest.CaptureFixture[str]
+) -> None:
+    camera = bench.camera(1, firmware="V5.2.5build 141201", sadp_legacy_activated="true")
+    code, job = bench.reset(capsys, "--serial", camera.spec.device_sn[-13:])
+    assert (code, job["outcome"]) == (0, "reset_verified"), job["reason"]
+    assert job["reason"] == "the factory default login works (firmware < 5.3)"
+    assert evidence(job, "verify")["sadp_activated"] is True
+    assert camera.logins == [("admin", True)]  # exactly one login
 
 
 def test_not_reset_when_the_hold_is_too_short(
@@ -245,7 +298,8 @@ def test_discover_lists_the_units(bench: Bench, capsys: pytest.CaptureFixture[st
     one = bench.camera(1, in_bay=False)
     old = bench.camera(2, in_bay=False, firmware="V5.2.5build 141201")
     path = bench.tmp_path / "rig.toml"
-    path.write_text(f'[network]\nsadp_target = "{bench.network.target}"\n[[bays]]\nname = "A"\n')
+    # No [[bays]] yet: a technician looks at the cameras before configuring any bay.
+    path.write_text(f'[network]\nsadp_target = "{bench.network.target}"\n')
     capsys.readouterr()
     assert main(["discover", "--json", "--config", str(path), "--window-s", "0.5"]) == 0
     units = [json.loads(line) for line in capsys.readouterr().out.splitlines()]

@@ -14,12 +14,12 @@ from gpiozero.pins.mock import MockFactory
 
 from rig.clock import FakeClock
 from rig.config import parse_config
-from rig.jobs import carry_over_rest, plan_for, run_job
+from rig.job import Verdict
+from rig.jobs import carry_over_rest, plan_for
 from rig.outcomes import Outcome
 from rig.records.export import to_csv, to_json
 from rig.records.store import RecordError, RecordStore
-from rig.verify.base import Verdict
-from tests.fakes import ScriptedVerifier
+from tests.fakes import ScriptedVerifier, run_bay_job
 from tests.test_procedure import make_bay
 
 CONFIG = parse_config(
@@ -53,13 +53,11 @@ def test_steps_are_committed_as_they_end(
             return real_wait_back(timeout_s)
 
         verifier.wait_back = look_then_wait  # type: ignore[method-assign]
-        report = run_job(
-            station="bench-1",
-            bay=bay_cfg,
+        report = run_bay_job(
+            store,
+            clock,
             hw=make_bay(pins, clock),
             verifier=verifier,
-            store=store,
-            clock=clock,
             plan=plan_for(bay_cfg, scanned_serial="AAWRJ12345678"),
         )
     steps, jobs = seen_mid_job[0]
@@ -74,13 +72,11 @@ def test_steps_are_committed_as_they_end(
 def test_job_record_and_exports(pins: MockFactory, clock: FakeClock, data_dir: Path) -> None:
     bay_cfg = CONFIG.bays[0]
     with RecordStore(data_dir) as store:
-        run_job(
-            station="bench-1",
-            bay=bay_cfg,
+        run_bay_job(
+            store,
+            clock,
             hw=make_bay(pins, clock),
             verifier=ScriptedVerifier(clock, verdict=Verdict(Outcome.NOT_RESET, "still active")),
-            store=store,
-            clock=clock,
             plan=plan_for(bay_cfg, scanned_serial="AAWRJ12345678"),
         )
         jobs = store.jobs()
@@ -108,13 +104,11 @@ def test_the_rest_carries_over_between_runs(
 ) -> None:
     bay_cfg = CONFIG.bays[0]
     with RecordStore(data_dir) as store:
-        run_job(
-            station="bench-1",
-            bay=bay_cfg,
+        run_bay_job(
+            store,
+            clock,
             hw=make_bay(pins, clock),
             verifier=ScriptedVerifier(clock),
-            store=store,
-            clock=clock,
             plan=plan_for(bay_cfg, scanned_serial=None),
         )
     pins.reset()
@@ -154,3 +148,65 @@ def test_a_second_station_on_the_same_records_refuses(tmp_path: Path) -> None:
     with DataDirLock(tmp_path), pytest.raises(StationBusy, match=busy):
         DataDirLock(tmp_path).acquire()
     DataDirLock(tmp_path).acquire().release()  # free again once the first let go
+
+
+V1_SCHEMA = """
+CREATE TABLE jobs (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, station TEXT NOT NULL, bay TEXT NOT NULL,
+    profile TEXT NOT NULL, procedure TEXT NOT NULL, attempt INTEGER NOT NULL DEFAULT 1,
+    scanned_serial TEXT, serial TEXT, mac TEXT, model TEXT, firmware TEXT,
+    target_hold_s REAL NOT NULL, hold_s REAL, outcome TEXT, reason TEXT,
+    started_wall REAL NOT NULL, ended_wall REAL, plan_json TEXT NOT NULL, unit_json TEXT,
+    evidence_json TEXT
+);
+CREATE TABLE steps (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, job_id INTEGER NOT NULL REFERENCES jobs(id),
+    seq INTEGER NOT NULL, name TEXT NOT NULL, started_mono REAL NOT NULL, ended_mono REAL,
+    started_wall REAL NOT NULL, details_json TEXT NOT NULL, error TEXT
+);
+INSERT INTO jobs (station, bay, profile, procedure, target_hold_s, outcome, started_wall,
+    plan_json) VALUES ('s', 'A', 'p', 'power-cycle-hold', 18, 'reset_verified', 1, '{}');
+INSERT INTO jobs (station, bay, profile, procedure, target_hold_s, outcome, started_wall,
+    plan_json) VALUES ('s', 'network', 'p', 'software-full', 0, 'reset_verified', 2, '{}');
+INSERT INTO steps (job_id, seq, name, started_mono, started_wall, details_json)
+    VALUES (2, 1, 'find', 0, 2, '{}');
+"""
+
+
+def test_records_of_an_older_rig_are_migrated(clock: FakeClock, data_dir: Path) -> None:
+    data_dir.mkdir(parents=True)
+    old = sqlite3.connect(data_dir / "rig.sqlite3")
+    old.executescript(V1_SCHEMA)
+    old.close()
+    with RecordStore(data_dir) as store:
+        hard, soft = store.jobs()
+        # The made-up bay "network" of the old software resets is gone; real bays stay.
+        assert (hard["bay"], soft["bay"]) == ("A", None)
+        assert [s["name"] for s in soft["steps"]] == ["find"]
+        assert hard["firmware_before"] is None and hard["first_job_id"] is None
+        plan = plan_for(CONFIG.bays[0], scanned_serial=None)
+        job_id = store.start_job(station="s", bay=None, profile="p", plan=plan, wall=3.0)
+        assert store.job(job_id)["bay"] is None
+    with RecordStore(data_dir) as store:  # a second open finds nothing left to migrate
+        assert [j["bay"] for j in store.jobs()] == ["A", None, None]
+
+
+def test_a_job_left_running_is_closed_by_the_next_command_that_opens_the_records(
+    clock: FakeClock, data_dir: Path
+) -> None:
+    from rig.records.lock import DataDirLock
+    from rig.session import open_records
+
+    plan = plan_for(CONFIG.bays[0], scanned_serial=None)
+    with RecordStore(data_dir) as store:
+        job_id = store.start_job(station="s", bay="A", profile="p", plan=plan, wall=1.0)
+    # While another rig holds the lock, the open job may be its own: a reader leaves it.
+    with DataDirLock(data_dir), open_records(data_dir, clock) as store:
+        assert store.job(job_id)["outcome"] is None
+    # Nobody holds it: the rig that ran the job died with it.
+    with open_records(data_dir, clock) as store:
+        assert (store.job(job_id)["outcome"], store.job(job_id)["reason"]) == (
+            "aborted",
+            "interrupted",
+        )
+    DataDirLock(data_dir).acquire().release()  # and the reader let the lock go

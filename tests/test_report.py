@@ -20,14 +20,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from rich.console import Console
 
 from rig.cli import main
+from rig.job import Plan, ProcedureName, Result, Step, Unit
 from rig.outcomes import Outcome
-from rig.procedure import Plan, Result, Step
 from rig.records.export import to_csv, to_json
-from rig.records.report import render_html, units_from_jobs
+from rig.records.report import render_html
+from rig.records.show import render_job
 from rig.records.store import RecordStore
-from rig.verify.base import Unit
+from rig.records.units import units_from_jobs
 
 CHROMIUM = "/usr/bin/chromium"
 DOME, BULLET = "DS-2CD2143G2-I", "DS-2CD2086G2-I"
@@ -61,7 +63,7 @@ def add_job(
     serial: str | None = None,
 ) -> int:
     """One job as the station writes it: start, unit seen, hold and verify steps, the end."""
-    plan = Plan("power-cycle-hold", 5.0, target_hold_s, 180.0, scanned_serial=tail)
+    plan = Plan(ProcedureName.POWER_CYCLE_HOLD, 5.0, target_hold_s, 180.0, scanned_serial=tail)
     job_id = store.start_job(
         station="bench-1",
         bay=bay,
@@ -309,17 +311,6 @@ def facts(section: Node) -> dict[str, str]:
 # --- units, CSV, JSON -----------------------------------------------------------------------
 
 
-def test_escalation_attempts_are_one_unit(bench: Bench) -> None:
-    units = units_from_jobs(bench.jobs())
-    assert len(units) == 7  # nine jobs: two units were retried
-    escalated = next(u for u in units if u.first.job_id == bench.ids["u1"])
-    assert escalated.job_ids == [bench.ids["u1"], bench.ids["u1b"]]
-    assert [a.outcome for a in escalated.attempts] == ["not_reset", "reset_verified"]
-    assert escalated.outcome == "reset_verified"
-    # Before the first power cut, not before the retry (which already followed a reset try).
-    assert (escalated.firmware_before, escalated.firmware_after) == (FW_OLD, FW_NEW)
-
-
 def test_csv_is_one_row_per_unit(bench: Bench) -> None:
     rows = list(csv.DictReader(io.StringIO(to_csv(bench.jobs(since="2026-03-02")))))
     assert [r["serial"] for r in rows] == [
@@ -372,7 +363,9 @@ def test_json_lists_units_with_their_attempts(bench: Bench) -> None:
     assert len(units) == 6
     u1 = units[0]
     assert u1["serial"] == serial("AAWRJ0001")
-    assert u1["outcome"] == "reset_verified"
+    assert u1["job_ids"] == [bench.ids["u1"], bench.ids["u1b"]]
+    assert u1["outcome"] == "reset_verified"  # the last attempt's
+    # Before the first power cut, not before the retry (which already followed a reset try).
     assert (u1["firmware_before"], u1["firmware_after"]) == (FW_OLD, FW_NEW)
     assert [a["job_id"] for a in u1["attempts"]] == [bench.ids["u1"], bench.ids["u1b"]]
     assert [(a["outcome"], a["target_hold_s"], a["hold_s"]) for a in u1["attempts"]] == [
@@ -389,7 +382,7 @@ def test_json_lists_units_with_their_attempts(bench: Bench) -> None:
 
 def test_since_dates_a_unit_by_its_first_attempt(bench: Bench) -> None:
     everything = json.loads(to_json(bench.jobs()))
-    assert len(everything) == 7
+    assert len(everything) == 7  # nine jobs: two units were retried
     assert everything[0]["job_ids"] == [bench.ids["u0"], bench.ids["u0b"]]
     # From 2026-03-02: the unit first tried the evening before is out, retry and all (its
     # retry ran after midnight, but it is that earlier day's unit).
@@ -560,7 +553,7 @@ def test_html_with_no_units(tmp_path: Path) -> None:
 
 def test_a_unit_still_running_has_no_verdict_yet(tmp_path: Path) -> None:
     with RecordStore(tmp_path) as store:
-        plan = Plan("power-cycle-hold", 5.0, 18.0, 180.0, scanned_serial="AAWRJ0007")
+        plan = Plan(ProcedureName.POWER_CYCLE_HOLD, 5.0, 18.0, 180.0, scanned_serial="AAWRJ0007")
         job_id = store.start_job(
             station="bench-1", bay="C", profile=DOME, plan=plan, wall=at("2026-03-02", "11:00")
         )
@@ -600,6 +593,115 @@ def test_rig_report_html_from_the_command_line(
         main(["report", "--data-dir", data_dir, "--since", "2026-03-02", "-o", str(csv_out)]) == 0
     )
     assert len(list(csv.DictReader(io.StringIO(csv_out.read_text())))) == 6
+
+
+# --- a software reset: no bay ---------------------------------------------------------------
+
+NETWORK_MAC = "44-19-b6-00-00-01"
+
+
+@pytest.fixture(scope="module")
+def network_jobs(tmp_path_factory: pytest.TempPathFactory) -> list[dict[str, Any]]:
+    """Two software resets, which use no bay: a full reset verified, a basic restore not."""
+    runs = (
+        (
+            ProcedureName.SOFTWARE_FULL,
+            "AAWRJ0010",
+            at("2026-03-02", "11:00"),
+            Outcome.RESET_VERIFIED,
+            "inactive: factory state (SADP)",
+            {"identity": "named MAC", "mode": "full", "sadp_activated": False},
+        ),
+        (
+            ProcedureName.SOFTWARE_BASIC,
+            "AAWRJ0011",
+            at("2026-03-02", "11:20"),
+            Outcome.NOT_RESET,
+            "came back inactive: not the basic restore asked for",
+            {"identity": "named MAC", "activated_after": False},
+        ),
+    )
+    with RecordStore(tmp_path_factory.mktemp("network") / "records") as store:
+        for procedure, tail, started, outcome, reason, proof in runs:
+            plan = Plan(procedure, 0.0, 0.0, 180.0, scanned_serial=tail)
+            job_id = store.start_job(
+                station="bench-1", bay=None, profile="hikvision-generic", plan=plan, wall=started
+            )
+            unit = Unit(serial=serial(tail), mac=NETWORK_MAC, model=DOME, firmware=FW_NEW)
+            store.set_unit(job_id, unit)
+            verify = {"outcome": outcome.value, "reason": reason, **proof}
+            store.add_step(job_id, Step("verify", 60.0, started + 60, 61.0, verify))
+            store.finish_job(job_id, Result(outcome, reason, unit, None, [], []), started + 90)
+        return store.jobs()
+
+
+def test_a_unit_reset_with_no_bay_exports_an_empty_bay(network_jobs: list[dict[str, Any]]) -> None:
+    assert [job["bay"] for job in network_jobs] == [None, None]
+    units = units_from_jobs(network_jobs)
+    assert [(u.last.procedure, u.last.bay) for u in units] == [
+        ("software-full", None),
+        ("software-basic", None),
+    ]
+    text = to_csv(network_jobs)
+    rows = list(csv.DictReader(io.StringIO(text)))
+    assert [(r["procedure"], r["station"], r["bay"]) for r in rows] == [
+        ("software-full", "bench-1", ""),
+        ("software-basic", "bench-1", ""),
+    ]
+    assert "None" not in text
+    exported = json.loads(to_json(network_jobs))
+    assert [u["bay"] for u in exported] == [None, None]
+    assert [a["bay"] for u in exported for a in u["attempts"]] == [None, None]
+
+
+def test_the_page_names_the_network_where_there_is_no_bay(
+    network_jobs: list[dict[str, Any]],
+) -> None:
+    html = render_html(network_jobs, generated_wall=GENERATED)
+    dom = parse(html)
+    [certificate] = dom.find_all("section", "certificate")
+    rows = facts(certificate)
+    assert (rows["Station"], rows["Bay"]) == ("bench-1", "network (no bay)")
+    assert rows["Procedure"] == (
+        "software-full – Software factory reset over ISAPI (mode=full): back to the inactive state"
+    )
+    assert rows["Software reset mode"] == "full"
+    assert rows["SADP: Activated"] == "false (inactive: factory state)"
+    # No pin was held: no hold on the certificate, nor a word about how holds are measured.
+    assert "Hold target" not in rows and "Measured hold" not in rows
+    assert "power-on to release" not in squash(certificate.text())
+    assert squash(certificate.find_all("p", "statement")[0].text()) == (
+        f"The camera {serial('AAWRJ0010')} was reset from station bench-1 over the network"
+        " (no bay), and the rig verified over the network that the same unit came back in"
+        " factory state, as recorded below."
+    )
+    body = dom.find_all("section", "not-reset")[0].find_all("tbody")[0]
+    [failed] = [[squash(td.text()) for td in tr.find_all("td")] for tr in body.find_all("tr")]
+    assert failed[1] == "2026-03-02 11:20:00 UTC bench-1 / network (no bay)"
+    assert failed[3:5] == ["not_reset", "came back inactive: not the basic restore asked for"]
+    assert "None" not in squash(dom.text())
+    # The procedure names are a StrEnum in the code and plain strings in the records: the page
+    # and the exports come out the same from either.
+    as_enum = [{**job, "procedure": ProcedureName(job["procedure"])} for job in network_jobs]
+    assert all(type(job["procedure"]) is str for job in network_jobs)
+    assert render_html(as_enum, generated_wall=GENERATED) == html
+    assert (to_csv(as_enum), to_json(as_enum)) == (to_csv(network_jobs), to_json(network_jobs))
+
+
+def test_the_printed_record_names_the_bay_or_the_network(
+    bench: Bench, network_jobs: list[dict[str, Any]]
+) -> None:
+    def printed(job: dict[str, Any]) -> str:
+        console = Console(record=True, width=200, file=io.StringIO())
+        console.print(render_job(job))
+        return console.export_text()
+
+    in_a_bay = next(job for job in bench.jobs() if job["job_id"] == bench.ids["u1"])
+    assert f"job {bench.ids['u1']} bay A on bench-1: not_reset" in printed(in_a_bay)
+    text = printed(network_jobs[0])
+    assert f"job {network_jobs[0]['job_id']} network (no bay) on bench-1: reset_verified" in text
+    assert "None" not in text and "hold" not in text.split("\n")[2]
+    assert " (target " in printed(in_a_bay)  # a hard reset shows its hold
 
 
 # --- in a real browser ----------------------------------------------------------------------

@@ -22,6 +22,7 @@ from hypothesis import strategies as st
 
 from rig.errors import NetworkError, ParseError
 from rig.network.sadp import (
+    RECORDER_SUFFIX_MAX,
     ForeignReply,
     SadpClient,
     SadpEvent,
@@ -30,9 +31,10 @@ from rig.network.sadp import (
     build_probe,
     normalise_mac,
     parse_probe_match,
+    serial_matches,
 )
 from rig.network.version import is_activation_firmware, parse_firmware
-from rig.network.xmlutil import parse_xml
+from rig.network.xmlutil import parse_bool, parse_xml
 
 FIXTURES = Path(__file__).parent / "fixtures"
 DVR = (FIXTURES / "sadp-probematch-dvr.xml").read_bytes()
@@ -179,12 +181,150 @@ def test_matches_serial() -> None:
     assert reply.matches_serial("CCCHD53257168WCVU")
     assert reply.matches_serial("  d53257168wcvu\n")
     assert reply.matches_serial(reply.device_sn or "")
+    assert reply.matches_serial("D53257168")  # the recorder's label serial, before WCVU
+    assert reply.matches_serial(" d53257168\r\n")
     assert not reply.matches_serial("")
     assert not reply.matches_serial("   ")
-    assert not reply.matches_serial("D53257168")  # in the middle, not the end
+    assert not reply.matches_serial("D5325716")  # the label serial cut short
     assert not reply.matches_serial("X" + (reply.device_sn or ""))
     no_sn = parse_probe_match(b"<ProbeMatch><Uuid>u</Uuid><MAC>686dbceef8f0</MAC></ProbeMatch>")
     assert not no_sn.matches_serial("D53257168WCVU")
+    assert not no_sn.matches_serial("D53257168")
+
+
+CAMERA_SN = "DS-2CD2385G1-I20200414AAWRE33842150"  # a real camera's DeviceSN (tests/fixtures/real)
+RECORDER_SN = "DS-7804HQH-K10420190822CCCHD53257168WCVU"  # a real DVR's
+
+
+@pytest.mark.parametrize(
+    ("device_sn", "scan"),
+    [
+        # Cameras: the DeviceSN ends with the label serial.
+        (CAMERA_SN, "E33842150"),
+        (CAMERA_SN, "e33842150"),
+        (CAMERA_SN, "  E33842150\n"),
+        (CAMERA_SN, "AAWRE33842150"),
+        (CAMERA_SN, CAMERA_SN),
+        (" " + CAMERA_SN.lower() + " ", "E33842150"),
+        # Recorders: the label serial, then a short letters-only suffix.
+        (RECORDER_SN, "D53257168"),
+        (RECORDER_SN, "d53257168"),
+        (RECORDER_SN, "CCCHD53257168"),
+        (RECORDER_SN, "D53257168WCVU"),
+        (RECORDER_SN, RECORDER_SN),
+        ("DS-7608NXI-I0/0P/S0000000000CCRRJ00000000WCVU", "J00000000"),  # real, anonymised
+        ("DS-7108N-SN/P0820160328AARR586321180WCVU", "586321180"),  # real NVR
+        ("X123A", "123"),  # the shortest suffix
+        ("X123ABCD", "123"),  # the longest
+    ],
+)
+def test_serial_matches(device_sn: str, scan: str) -> None:
+    assert serial_matches(device_sn, scan)
+
+
+@pytest.mark.parametrize(
+    ("device_sn", "scan"),
+    [
+        (CAMERA_SN, "E3384215"),  # one digit short at the end
+        (CAMERA_SN, "E33842151"),  # one digit off
+        (CAMERA_SN, "33842150X"),
+        (CAMERA_SN, "E338421"),  # in the middle
+        (CAMERA_SN, "X" + CAMERA_SN),
+        (RECORDER_SN, "D5325716"),  # cut short, then the suffix does not start right after
+        (RECORDER_SN, "D53257169"),
+        (RECORDER_SN, "53257168W"),  # ends with a letter: only a plain end-match counts
+        (RECORDER_SN, "D53257168WC"),  # a partial suffix is not the label serial
+        (RECORDER_SN, "D53257168WCV"),
+        (RECORDER_SN, "D53257168VU"),
+        (RECORDER_SN, "D53257168WCVUX"),
+        (RECORDER_SN, "CCCHD5325716"),
+        ("X123ABCDE", "123"),  # a suffix over RECORDER_SUFFIX_MAX letters
+        ("X123AB1", "123"),  # not letters only
+        ("X123AB-", "123"),
+        ("X123ÄB", "123"),  # ASCII letters only
+        (CAMERA_SN, ""),
+        (CAMERA_SN, "   "),
+        ("", "E33842150"),
+        (None, "E33842150"),
+        (CAMERA_SN, None),
+        ("DS-2CD2385G1-I20200414AAWRESS", "ß"),  # no Unicode case tricks: 'ß'.upper() is 'SS'
+        ("DS-2CD2385G1-I20200414AAWRE3384215ß", "E3384215SS"),
+    ],
+)
+def test_serial_near_misses_do_not_match(device_sn: str | None, scan: str | None) -> None:
+    assert not serial_matches(device_sn, scan)
+
+
+def test_recorder_suffix_limit() -> None:
+    assert RECORDER_SUFFIX_MAX == 4
+    assert serial_matches("X123" + "A" * RECORDER_SUFFIX_MAX, "123")
+    assert not serial_matches("X123" + "A" * (RECORDER_SUFFIX_MAX + 1), "123")
+
+
+# --- numbers and booleans: ASCII only --------------------------------------------------------
+
+
+def with_port(value: str) -> bytes:
+    return DVR.replace(b"<HttpPort>80</HttpPort>", f"<HttpPort>{value}</HttpPort>".encode())
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "³",  # str.isdigit() says yes, int() raises ValueError: this used to be a traceback
+        "²",
+        "8³",
+        "²²",
+        "８０",  # full-width: isdigit() yes, int() reads 80
+        "٨٠",  # Arabic-Indic: the same
+        "80\u00b2",
+        "+80",
+        "-80",
+        "8_0",
+        "0",
+        "65536",
+        "000080",  # six digits: no port is written like that
+    ],
+)
+def test_http_port_takes_ascii_digits_only(value: str) -> None:
+    reply = parse_probe_match(with_port(value))
+    assert reply.http_port is None
+    assert reply.raw["HttpPort"] == value  # still kept as sent
+
+
+@pytest.mark.parametrize(("value", "port"), [("80", 80), ("8000", 8000), ("65535", 65535)])
+def test_http_port_ascii(value: str, port: int) -> None:
+    assert parse_probe_match(with_port(value)).http_port == port
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        ("true", True),
+        ("TRUE", True),
+        (" True\n", True),
+        ("false", False),
+        ("FALSE", False),
+        # Real firmware's typo (HCPlatformEnable, DeviceLock in tests/fixtures/real/sadp/): it
+        # can only mean false, so it reads as false.
+        ("flase", False),
+        ("FLASE", False),
+        ("fasle", None),  # no other misspelling is guessed at
+        ("falſe", None),  # long s: casefolds to "false", but no device sends it
+        ("ｔｒｕｅ", None),
+        ("1", None),
+        ("0", None),
+        ("yes", None),
+        ("", None),
+        (None, None),
+    ],
+)
+def test_parse_bool(text: str | None, value: bool | None) -> None:
+    assert parse_bool(text) is value
+
+
+def test_activated_flase_means_inactive() -> None:
+    assert parse_probe_match(probe_match(activated="flase")).activated is False
 
 
 # --- versions -------------------------------------------------------------------------------
@@ -198,6 +338,8 @@ def test_matches_serial() -> None:
         ("V3.5.38build 191215", (3, 5, 38)),
         ("V5.5.800 build 210628", (5, 5, 800)),
         ("V5.0, build 191213", (5, 0, 0)),
+        ("V5.6.2build 190701", (5, 6, 2)),
+        ("V4.62.210", (4, 62, 210)),
         ("v4.1.10", (4, 1, 10)),
         ("5.3.0", (5, 3, 0)),
         ("", None),
@@ -205,6 +347,10 @@ def test_matches_serial() -> None:
         ("build 170725", None),
         ("V5", None),
         ("V5.5.0.1", None),
+        ("V٥.٧.٣", None),  # Arabic-Indic digits: `\d` matches them and int() reads them
+        ("V５.７.３", None),  # full-width
+        ("V5.5.0٣", None),
+        ("V5³.5.0", None),
     ],
 )
 def test_parse_firmware(text: str | None, version: tuple[int, int, int] | None) -> None:

@@ -277,6 +277,90 @@ def test_old_firmware_omits_activated_and_resets_to_12345(
     assert cam.in_factory_state
 
 
+def test_old_firmware_with_a_permanent_activated_true(
+    net: SimNetwork, make_cam: Callable[..., SimCamera]
+) -> None:
+    # Some old units say Activated true whatever their state: it must not hide that the
+    # factory state (admin/12345) is back after a reset.
+    cam = make_cam(
+        firmware="V5.2.5build 141201", password="Old-Secret", sadp_legacy_activated="true"
+    )
+    assert not cam.spec.has_activation
+    [match] = probe(net, expect=1)
+    assert match["Activated"] == "true"
+    # Only the tag: the activation-era fields stay absent, as on other old firmware.
+    assert not {"Encrypt", "Salt", "PasswordResetAbility", "DeviceLock"} & match.keys()
+    assert activate_status(cam).status_code == 404
+    assert device_info(cam, "12345").status_code == 401  # not in factory state yet
+    hard_reset(cam, HOLD_S + 0.05)
+    assert wait_until(lambda: cam.online)
+    assert cam.last_reset == "hard" and cam.in_factory_state
+    assert probe(net, expect=1)[0]["Activated"] == "true"  # still, after the reset
+    assert activate_status(cam).status_code == 404
+    assert device_info(cam, "12345").status_code == 200
+    assert cam.logins == [("admin", False), ("admin", True)]
+
+
+@pytest.mark.parametrize(
+    "firmware",
+    [
+        "V5.2.3build 170725",  # an EZVIZ camera
+        "V3.5.38build 191215",  # a DVR
+        "V1.5.0build 200101",  # an intercom
+    ],
+)
+def test_low_firmware_number_with_activation_reports_it_truthfully(
+    net: SimNetwork, make_cam: Callable[..., SimCamera], firmware: str
+) -> None:
+    cam = make_cam(firmware=firmware, has_activation=True)
+    [match] = probe(net, expect=1)
+    assert match["SoftwareVersion"] == firmware
+    assert match["Activated"] == "true"
+    assert match["Encrypt"] == "true" and match["Salt"]
+    assert SafeET.fromstring(activate_status(cam).content)[0].text == "true"
+    assert device_info(cam, PASSWORD).status_code == 200
+    hard_reset(cam, HOLD_S + 0.05)
+    assert wait_until(lambda: cam.online)
+    assert cam.in_factory_state and not cam.activated and cam.password is None
+    assert probe(net, expect=1)[0]["Activated"] == "false"
+    assert SafeET.fromstring(activate_status(cam).content)[0].text == "false"
+    # Inactive: no default password to log in with; refused, and not counted as a failure.
+    refused = device_info(cam, "12345")
+    assert refused.status_code == 401
+    assert b"<isActivated>false</isActivated>" in refused.content
+    assert b"<retryLoginTime>7</retryLoginTime>" in refused.content
+
+
+@pytest.mark.parametrize(
+    ("firmware", "has_activation", "expected"),
+    [
+        ("V5.2.5build 141201", None, False),  # derived from the number, as before
+        ("V5.3.0build 150101", None, True),
+        ("V5.7.3build 230222", None, True),
+        ("V3.5.38build 191215", True, True),
+        ("V5.7.3build 230222", False, False),  # an override goes both ways
+    ],
+)
+def test_has_activation_defaults_to_the_firmware_number(
+    firmware: str, has_activation: bool | None, expected: bool
+) -> None:
+    spec = CameraSpec.sample(firmware=firmware, has_activation=has_activation)
+    assert spec.has_activation is expected
+    assert spec.sadp_legacy_activated == "omit"
+
+
+def test_legacy_activated_is_only_for_units_without_activation() -> None:
+    assert (
+        CameraSpec.sample(firmware="V5.2.5", sadp_legacy_activated="true").has_activation is False
+    )
+    with pytest.raises(ValueError, match="sadp_legacy_activated"):
+        CameraSpec.sample(sadp_legacy_activated="true")  # V5.7.3: has activation
+    with pytest.raises(ValueError, match="sadp_legacy_activated"):
+        CameraSpec.sample(firmware="V3.5.38", has_activation=True, sadp_legacy_activated="true")
+    with pytest.raises(ValueError, match="sadp_legacy_activated"):
+        CameraSpec.sample(firmware="V5.2.5", sadp_legacy_activated="false")
+
+
 def test_wrong_password_counts_and_locks(make_cam: Callable[..., SimCamera]) -> None:
     cam = make_cam(lock_after_failures=3, lock_s=0.5)
     assert requests.get(f"{cam.base_url}/ISAPI/System/deviceInfo", timeout=2).status_code == 401

@@ -1,7 +1,8 @@
 """`rig reset --software` end to end against simulated cameras on 127.0.0.1, in real time.
 
 The parser is built the way rig.cli builds `rig reset` (--config, --data-dir, --bay, --serial,
---json) plus `rig.software_cli.add_arguments`, and `run()` is called as the reset command will.
+--json, --retry) plus `rig.software.command.add_arguments`, and `run()` is called as the reset
+command will. The config has no bays: a software reset needs none.
 Every unit is found over the simulated SADP segment and reset over its simulated ISAPI; the
 camera itself counts the logins and requests it saw.
 """
@@ -11,6 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -25,8 +27,8 @@ from rig.records.export import to_csv, to_json
 from rig.records.store import RecordStore
 from rig.sim.camera import CameraSpec, SimCamera
 from rig.sim.network import SimNetwork
-from rig.software import Password, Target, read_targets_csv
-from rig.software_cli import add_arguments, check_software_flags, run
+from rig.software.command import add_arguments, check_software_flags, run
+from rig.software.targets import Password, Target, read_targets_csv
 
 PASSWORD = "Bench-Secret-1"  # the simulated cameras' default admin password
 FAST = {"boot_s": 0.4}
@@ -54,11 +56,6 @@ sadp_target = "{target}"
 sadp_poll_s = 0.1
 settle_s = 0.3
 http_timeout_s = 2
-
-[[bays]]
-name = "A"
-profile = "DS-2CD2143G2-I"
-boot_timeout_s = 8
 """
 
 
@@ -70,6 +67,7 @@ def reset_parser() -> argparse.ArgumentParser:
     parser.add_argument("--bay", action="append")
     parser.add_argument("--serial")
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--retry", action="store_true")
     add_arguments(parser)
     return parser
 
@@ -169,11 +167,13 @@ def test_full_reset_by_mac_ends_inactive(lab: Lab, capsys: pytest.CaptureFixture
     assert camera.logins == [("admin", True)] * 3  # deviceInfo, factoryReset, reboot
     assert neighbour.activated and neighbour.requests_seen == []
     record = lab.record(job["job_id"])
+    # No bay was used, so none is named (not in the records, not in --json).
     assert (record["procedure"], record["bay"], record["profile"]) == (
         "software-full",
-        "network",
+        None,
         "hikvision-generic",
     )
+    assert job["bay"] is None
     assert record["outcome"] == "reset_verified" and record["mac"] == camera.spec.mac
     assert names(record) == names(job)  # every step committed to the records
     login = step(record, "identify_login")
@@ -198,7 +198,7 @@ def test_basic_restore_keeps_the_network_settings(
     lab: Lab, capsys: pytest.CaptureFixture[str]
 ) -> None:
     camera = lab.camera(1)
-    code, [job] = lab.reset(capsys, "--mode", "basic", "--mac", camera.spec.mac, "--bay", "A")
+    code, [job] = lab.reset(capsys, "--mode", "basic", "--mac", camera.spec.mac)
     assert (code, job["outcome"]) == (0, "reset_verified"), job["reason"]
     assert job["reason"] == "restored (basic): network settings kept"
     assert camera.last_reset == "basic" and camera.activated and camera.dhcp
@@ -207,7 +207,7 @@ def test_basic_restore_keeps_the_network_settings(
     assert verify["network_before"] == verify["network_after"]
     assert verify["network_after"]["DHCP"] is True and verify["activated_after"] is True
     record = lab.record(job["job_id"])
-    assert (record["procedure"], record["bay"]) == ("software-basic", "A")
+    assert (record["procedure"], record["bay"]) == ("software-basic", None)
 
 
 def test_old_firmware_full_reset_gets_the_factory_login_back(
@@ -284,7 +284,7 @@ def test_from_csv_two_units_one_prompt(
     )
     monkeypatch.delenv("RIG_PASSWORD")
     prompts: list[str] = []
-    monkeypatch.setattr("rig.software_cli._stdin_is_tty", lambda: True)
+    monkeypatch.setattr("rig.software.command._stdin_is_tty", lambda: True)
     monkeypatch.setattr("getpass.getpass", lambda prompt: prompts.append(prompt) or PASSWORD)
     code, jobs = lab.reset(capsys, "--from-csv", str(sheet))
     assert code == 0, [j["reason"] for j in jobs]
@@ -348,7 +348,7 @@ def test_missing_password_without_a_tty_is_a_usage_error(
 ) -> None:
     camera = lab.camera(1)
     monkeypatch.delenv("RIG_PASSWORD")
-    monkeypatch.setattr("rig.software_cli._stdin_is_tty", lambda: False)
+    monkeypatch.setattr("rig.software.command._stdin_is_tty", lambda: False)
     with pytest.raises(ConfigError) as caught:
         run(lab.args("--mac", camera.spec.mac))
     message = str(caught.value)
@@ -369,10 +369,17 @@ def test_missing_password_without_a_tty_is_a_usage_error(
         (["--mac", "44-19-b6"], "--mac: MAC '44-19-b6' is not a MAC address"),
         (["--serial", "1234"], "--serial: '1234' is too short to identify a unit"),
         (
-            ["--mac", "44-19-b6-00-00-01", "--bay", "A", "--bay", "B"],
-            "--software resets units one at a time: give at most one --bay",
+            ["--mac", "44-19-b6-00-00-01", "--bay", "A"],
+            "--bay: a software reset uses no bay (it finds the unit on the network)",
         ),
-        (["--mac", "44-19-b6-00-00-01", "--bay", "Z"], "no bay named 'Z' (bays: A)"),
+        (
+            ["--mac", "44-19-b6-00-00-01", "--retry"],
+            "--retry: a software reset has no longer hold to retry with",
+        ),
+        (
+            ["--serial", "AB CD1234"],
+            "'AB CD1234' is not a serial (it holds spaces or control codes)",
+        ),
         (
             ["--from-csv", "units.csv", "--mac", "44-19-b6-00-00-01"],
             "--from-csv names the units: no --mac or --serial with it",
@@ -454,3 +461,37 @@ def test_password_and_target_hide_the_secret() -> None:
     assert "Hunter" not in f"{password} {password!r} {target} {target!r}"
     with pytest.raises(ConfigError):
         Password("")
+
+
+# --- one session with every other reset -----------------------------------------------------
+
+
+def test_a_software_reset_beside_a_running_station_refuses(
+    lab: Lab, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from rig.records.lock import DataDirLock
+
+    camera = lab.camera(1)
+    capsys.readouterr()
+    with DataDirLock(lab.data_dir):  # what a running `rig run` holds
+        code = main(["reset", "--software", "--config", str(lab.config), "--mac", camera.spec.mac])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 1
+    busy = f"another rig (pid {os.getpid()}) is using the records in {lab.data_dir}"
+    assert err[-1] == f"rig: error: {busy}"
+    assert camera.requests_seen == [] and camera.activated  # nothing was sent
+
+
+def test_a_job_a_killed_rig_left_running_is_closed_by_the_next_software_reset(
+    lab: Lab, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from rig.job import Plan, ProcedureName
+
+    with RecordStore(lab.data_dir) as store:
+        plan = Plan(ProcedureName.SOFTWARE_FULL, off_s=0, hold_s=0, boot_timeout_s=240)
+        orphan = store.start_job(station="sw", bay=None, profile="p", plan=plan, wall=1.0)
+    camera = lab.camera(1)
+    code, [job] = lab.reset(capsys, "--mac", camera.spec.mac)
+    assert (code, job["outcome"]) == (0, "reset_verified"), job["reason"]
+    record = lab.record(orphan)
+    assert (record["outcome"], record["reason"]) == ("aborted", "interrupted")

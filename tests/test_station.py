@@ -20,8 +20,8 @@ from gpiozero.pins.mock import MockFactory, MockPWMPin
 
 from rig.clock import SystemClock
 from rig.config import parse_config
-from rig.demo import relay_feeds_power
 from rig.records.store import RecordStore
+from rig.sim.bench import gpio_bay, relay_feeds_power, rig_toml, wire_to_pins
 from rig.sim.camera import CameraSpec, SimCamera
 from rig.sim.network import SimNetwork
 from rig.station import Station
@@ -29,26 +29,25 @@ from tests.fakes import ScriptedOperator
 
 PINS = {"A": (17, 27), "B": (22, 23), "C": (5, 6), "D": (12, 13)}
 
-BAY = """
-[[bays]]
-name = "{name}"
-power = {{ gpio = {relay}, active_high = false }}
-presser = {{ gpio = {solenoid} }}
-profile = "DS-2CD2143G2-I"
-off_s = 0.6
-hold_s = {hold_s}
-escalation_holds_s = [{hold_s}, 2.6]
-boot_timeout_s = 6
-verify = "{verify}"
-"""
-
 
 def config_text(target: str, bays: str, *, hold_s: float = 1.5, verify: str = "network") -> str:
-    head = f'[station]\nname = "lab-1"\n[network]\nsadp_target = "{target}"\n'
-    head += "sadp_poll_s = 0.1\nsettle_s = 0.4\n"
-    return head + "".join(
-        BAY.format(name=b, relay=PINS[b][0], solenoid=PINS[b][1], hold_s=hold_s, verify=verify)
-        for b in bays
+    timing = {"off_s": 0.6, "hold_s": hold_s, "escalation_holds_s": [hold_s, 2.6]}
+    return rig_toml(
+        target=target,
+        station="lab-1",
+        network={"sadp_poll_s": 0.1, "settle_s": 0.4},
+        bays=[
+            gpio_bay(
+                b,
+                relay=PINS[b][0],
+                solenoid=PINS[b][1],
+                profile="DS-2CD2143G2-I",
+                boot_timeout_s=6,
+                verify=verify,
+                **timing,
+            )
+            for b in bays
+        ],
     )
 
 
@@ -86,9 +85,7 @@ def wire(factory: MockFactory, network: SimNetwork, bay: str, n: int, **spec: An
     camera = SimCamera(CameraSpec.sample(n, **{"boot_s": 0.3, "reset_hold_s": 1.2, **spec}))
     camera.start()
     network.add(camera)
-    relay, solenoid = factory.pin(PINS[bay][0]), factory.pin(PINS[bay][1])
-    camera.watch(lambda: relay_feeds_power(relay), lambda: bool(solenoid.state))
-    return camera
+    return wire_to_pins(camera, factory, relay=PINS[bay][0], solenoid=PINS[bay][1])
 
 
 def label(camera: SimCamera) -> str:
@@ -227,3 +224,31 @@ def test_station_killed_mid_hold_is_recovered_at_the_next_start(
     # The bay started safe and ended released: solenoid off, relay not cutting the power.
     assert not pins.pin(27).state and relay_feeds_power(pins.pin(17))
     assert 1.0 in [s.state for s in pins.pin(17).states]  # driven to de-energised at start
+
+
+def test_a_short_scan_is_refused_and_starts_nothing(
+    lab: tuple[MockFactory, SimNetwork], tmp_path: Path
+) -> None:
+    factory, network = lab
+    camera = wire(factory, network, "A", 1)
+    operator = ScriptedOperator()
+    scans = Scans()
+    scans.scan("ab", "A xy", label(camera))
+    scans.close()
+    station = Station(
+        parse_config(config_text(network.target, "A")),
+        clock=SystemClock(),
+        data_dir=tmp_path,
+        operator=operator,
+        scans=scans,
+        pin_factory=factory,
+    )
+    assert station.run() == 0
+    # The same one-line refusal `rig reset --serial ab` gives, naming the scan.
+    assert "scan: 'ab' is too short to identify a unit" in operator.told
+    assert "scan 'A xy': 'xy' is too short to identify a unit" in operator.told
+    with RecordStore(tmp_path) as store:
+        jobs = store.jobs()
+    assert [(j["scanned_serial"], j["outcome"]) for j in jobs] == [
+        (label(camera), "reset_verified")
+    ]

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import threading
 from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import Literal
 
 from rig.clock import Clock, Timer
 from rig.errors import CooldownError, SafetyLimitError
 
-#: No press, ever, longer than this (DESIGN.md §3; the board enforces the same 60000 ms).
+#: No press, ever, longer than this (the board's firmware enforces the same 60000 ms).
 MAX_PRESS_S = 60.0
 
 
@@ -24,7 +26,7 @@ def check_press_limit(max_s: float) -> None:
 
 
 class Rest:
-    """After a press of length t the solenoid rests at least t (DESIGN.md §3)."""
+    """After a press of length t the solenoid rests at least t, so its coil cools down."""
 
     def __init__(self, clock: Clock) -> None:
         self._clock = clock
@@ -38,6 +40,20 @@ class Rest:
 
     def after(self, worked_s: float) -> None:
         self.until(self._clock.monotonic() + worked_s)
+
+
+@dataclass(frozen=True)
+class Release:
+    """What `Presser.release()` found: how long the pin was down, by whose clock, and whether
+    a guard had already let it go."""
+
+    #: How long the pin was down; None if it was not down (or the backend cannot tell).
+    held_s: float | None
+    #: Whose clock measured `held_s`: the host's, or the board's own (it times the press itself).
+    timed_by: Literal["host", "board"] = "host"
+    #: A guard released the pin before this call: the backend's auto-release timer, the board's
+    #: auto-release or its safe state. `held_s` is then the press as the guard ended it.
+    early: bool = False
 
 
 class PowerSwitch(ABC):
@@ -69,10 +85,6 @@ class Presser(ABC):
     """The solenoid on the camera's reset pin."""
 
     name: str = "presser"
-    # True when release() reports the press's length by the actuator's own clock (the board);
-    # the hold on record is then derived from it rather than from the host's clock.
-    times_itself: bool = False
-    auto_released: bool = False  # the backend's own guard ended the press
     _rest: Rest | None = None  # backends that can press set one
 
     @abstractmethod
@@ -80,8 +92,9 @@ class Presser(ABC):
         """Pin down now; released by the backend itself after `max_s` at the latest."""
 
     @abstractmethod
-    def release(self) -> float | None:
-        """Pin up now. Returns how long it was down by the backend's own clock, if it knows."""
+    def release(self) -> Release:
+        """Pin up now, whatever the bookkeeping says. Returns what the press was: how long, by
+        whose clock, and whether a guard had ended it before this call (`early`)."""
 
     @abstractmethod
     def is_pressed(self) -> bool: ...
@@ -109,6 +122,8 @@ class GuardedPresser(Presser):
     - refuses a press longer than MAX_PRESS_S;
     - refuses a press until the solenoid has rested as long as it last worked;
     - arms a timer that releases the pin after `max_s` even if the caller hangs.
+
+    A press ended by the timer or by `make_safe()` is reported, `early`, by the next `release()`.
     """
 
     def __init__(self, clock: Clock) -> None:
@@ -117,7 +132,7 @@ class GuardedPresser(Presser):
         self._pressed_at: float | None = None
         self._rest: Rest = Rest(clock)
         self._guard: Timer | None = None
-        self.auto_released = False
+        self._guard_release: Release | None = None  # the press the guard ended, not yet reported
 
     @abstractmethod
     def _down(self) -> None: ...
@@ -135,35 +150,46 @@ class GuardedPresser(Presser):
                 raise CooldownError(
                     f"{self.name}: solenoid must rest {remaining:.1f} s more", remaining
                 )
-            self.auto_released = False
+            self._guard_release = None
             self._pressed_at = self._clock.monotonic()
             self._guard = self._clock.call_later(max_s, self._auto_release)
         self._down()
 
     def _auto_release(self) -> None:
         with self._lock:
-            if self._pressed_at is None:
-                return
-            self.auto_released = True
-        self.release()
+            if self._pressed_at is not None:
+                self._end_early()
 
-    def release(self) -> float | None:
+    def _end_early(self) -> None:
+        """Pin up by a guard, not by the caller: its next release() reports this press."""
+        ended = self._pin_up()
+        if ended.held_s is not None:
+            self._guard_release = Release(ended.held_s, "host", early=True)
+
+    def release(self) -> Release:
         with self._lock:
-            # Pin up first, bookkeeping after: safety does not wait for anything.
-            self._up()
-            if self._pressed_at is None:
-                return None
-            held_s = self._clock.monotonic() - self._pressed_at
-            self._pressed_at = None
-            self._rest.after(held_s)
-            if self._guard is not None:
-                self._guard.cancel()
-                self._guard = None
-            return held_s
+            ended = self._pin_up()
+            if ended.held_s is None and self._guard_release is not None:
+                ended, self._guard_release = self._guard_release, None
+            return ended
+
+    def _pin_up(self) -> Release:
+        # Pin up first, bookkeeping after: safety does not wait for anything.
+        self._up()
+        if self._pressed_at is None:
+            return Release(None, "host")
+        held_s = self._clock.monotonic() - self._pressed_at
+        self._pressed_at = None
+        self._rest.after(held_s)
+        if self._guard is not None:
+            self._guard.cancel()
+            self._guard = None
+        return Release(held_s, "host")
 
     def is_pressed(self) -> bool:
         return self._pressed_at is not None
 
     def make_safe(self) -> None:
         # Always drive the pin up, even if our bookkeeping thinks it is already up.
-        self.release()
+        with self._lock:
+            self._end_early()

@@ -9,6 +9,9 @@ safe after 2000 ms of silence). It is thread-safe: several bays share one board.
 hard real-time safety (auto-release, 60 s limit, cooldown, heartbeat, watchdog); if it vanishes
 or reboots mid-job, every later command raises `HardwareFault` naming what happened, so the job
 ends `hardware_fault` with that reason on record.
+
+`BoardChannel` is the backend's settings (`power = { board = "b1", channel = 1 }`), read from a
+bay's table and built into a device on the run's opened `BoardPool`.
 """
 
 from __future__ import annotations
@@ -18,17 +21,18 @@ import logging
 import queue
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import serial
 import serial.threaded
 
 from rig.clock import Clock
-from rig.config import BoardConfig
-from rig.errors import CooldownError, HardwareFault
-from rig.hardware.base import PowerSwitch, Presser, Rest, check_press_limit
+from rig.errors import ConfigError, CooldownError, HardwareFault
+from rig.hardware.base import PowerSwitch, Presser, Release, Rest, check_press_limit
+from rig.hardware.settings import BuildContext, Resources, Role
+from rig.tomlcheck import Table
 
 log = logging.getLogger(__name__)
 
@@ -266,11 +270,11 @@ class BoardLink:
 
 
 class BoardPowerSwitch(PowerSwitch):
-    def __init__(self, link: BoardLink, channel: int) -> None:
+    def __init__(self, link: BoardLink, channel: int, *, name: str | None = None) -> None:
         self._link = link
         self._channel = channel
         self._on = True  # the board starts with every relay de-energised
-        self.name = f"board {link.name} ch{channel} relay"
+        self.name = name or f"board {link.name} ch{channel} relay"
 
     def on(self) -> None:
         self._link.request("POWER", self._channel, "ON")
@@ -296,30 +300,38 @@ class BoardPowerSwitch(PowerSwitch):
 
 
 class BoardPresser(Presser):
-    """The board times the press itself: `release()` returns its `held_ms`."""
+    """The board times the press itself: `release()` reports its `held_ms`, `timed_by` board.
 
-    times_itself = True
+    A press the board ended on its own (`EVT RELEASED` at the end of a PRESS, or `EVT SAFE`)
+    is reported, `early`, by the next `release()`.
+    """
 
-    def __init__(self, link: BoardLink, channel: int, clock: Clock) -> None:
+    def __init__(
+        self, link: BoardLink, channel: int, clock: Clock, *, name: str | None = None
+    ) -> None:
         self._link = link
         self._channel = channel
         self._clock = clock
         self._pressed = False
+        self._early: Release | None = None  # the press the board ended, not yet reported
         # Mirrors the board's own COOLDOWN, so the procedure waits it out instead of failing.
         self._rest: Rest = Rest(clock)
-        self.name = f"board {link.name} ch{channel} solenoid"
+        self.name = name or f"board {link.name} ch{channel} solenoid"
         link.subscribe(self._on_event)
 
     def _on_event(self, event: Event) -> None:
-        if event.name == "RELEASED" and event.fields.get("ch") == str(self._channel):
-            self._pressed = False
-            self.auto_released = True
-        elif event.name == "SAFE":
-            self._pressed = False
+        ours = event.name == "RELEASED" and event.fields.get("ch") == str(self._channel)
+        if not (ours or event.name == "SAFE") or not self._pressed:
+            return
+        self._pressed = False
+        held_s = _held_s(event.fields) if ours else None  # EVT SAFE carries no held_ms
+        if held_s is not None:
+            self._rest.after(held_s)
+        self._early = Release(held_s, "board", early=True)
 
     def press(self, max_s: float) -> None:
         check_press_limit(max_s)
-        self.auto_released = False
+        self._early = None
         self._link.set_active(("press", self._channel), True)
         try:
             self._link.request("PRESS", self._channel, round(max_s * 1000))
@@ -331,30 +343,56 @@ class BoardPresser(Presser):
             raise
         self._pressed = True
 
-    def release(self) -> float | None:
+    def release(self) -> Release:
+        held_s = self._up()
+        if held_s is None and self._early is not None:
+            early, self._early = self._early, None
+            return early
+        return Release(held_s, "board")
+
+    def _up(self) -> float | None:
+        """RELEASE; the board's `held_ms` in seconds, None if the pin was already up."""
         try:
             answer = self._link.request("RELEASE", self._channel)
         finally:
             self._pressed = False
             self._link.set_active(("press", self._channel), False)
-        held_s = int(answer.get("held_ms", "0")) / 1000
-        self._rest.after(held_s)
-        return held_s if held_s > 0 else None
+        held_s = _held_s(answer)
+        if held_s is not None:
+            self._rest.after(held_s)
+        return held_s
 
     def is_pressed(self) -> bool:
         return self._pressed
 
     def make_safe(self) -> None:
         if self._link.fault is not None:
+            # Rebooted (safe since) or vanished (safe on its heartbeat): the pin is up.
             self._pressed = False
             return
-        self.release()
+        held_s = self._up()
+        if held_s is not None:  # a press ended by the safe state, not by its caller
+            self._early = Release(held_s, "board", early=True)
+
+
+def _held_s(fields: Mapping[str, str]) -> float | None:
+    """The board's `held_ms` in seconds; None when it reports the pin was not down."""
+    try:
+        held_ms = int(fields.get("held_ms", "0"))
+    except ValueError:
+        return None
+    return held_ms / 1000 if held_ms > 0 else None
+
+
+class _Port(Protocol):
+    @property
+    def port(self) -> str: ...
 
 
 class BoardPool:
     """The boards of one run, opened on first use and closed (made SAFE) at the end."""
 
-    def __init__(self, boards: dict[str, BoardConfig]) -> None:
+    def __init__(self, boards: Mapping[str, _Port]) -> None:
         self._configs = boards
         self._links: dict[str, BoardLink] = {}
 
@@ -417,3 +455,42 @@ def check_board(link: BoardLink, say: Callable[[str], None], *, tap_ms: int = 20
         if status.get(f"ch{channel}") != "on,up":
             problems.append(f"ch{channel}: not safe after the check ({status.get(f'ch{channel}')})")
     return problems
+
+
+# -- the backend's settings -----------------------------------------------------------------
+
+#: The channels a `{ board, channel }` may name (the protocol's channel numbers).
+CHANNEL_RANGE = (1, 16)
+
+
+@dataclass(frozen=True)
+class BoardChannel:
+    """`{ board = "b1", channel = 1 }`: one channel of a `[boards.b1]`, its relay as a bay's
+    power, its solenoid as a bay's presser."""
+
+    board: str
+    channel: int
+
+    def build_power(self, ctx: BuildContext) -> BoardPowerSwitch:
+        return BoardPowerSwitch(self._link(ctx), self.channel)
+
+    def build_presser(self, ctx: BuildContext) -> BoardPresser:
+        return BoardPresser(self._link(ctx), self.channel, ctx.clock)
+
+    def _link(self, ctx: BuildContext) -> BoardLink:
+        if ctx.boards is None:
+            raise ConfigError(f"{ctx.where}: board {self.board!r} used but no boards were opened")
+        return ctx.boards.link(self.board)
+
+    def describe(self) -> str:
+        return f"{self.board} ch{self.channel}"
+
+    def claims(self, role: Role) -> tuple[Hashable, ...]:
+        # A channel has one relay and one solenoid: power and presser may share its number.
+        return (("board", self.board, self.channel, role),)
+
+
+def read(t: Table, resources: Resources) -> BoardChannel:
+    board = resources.refer(t, "board", "boards")
+    channel: int = t.integer("channel", lo=CHANNEL_RANGE[0], hi=CHANNEL_RANGE[1])
+    return BoardChannel(board=board, channel=channel)

@@ -2,31 +2,47 @@
 
 gpiozero's pin factory is swappable: on a Pi it drives real pins, under test (and in
 `rig demo`) its MockFactory records every change with a timestamp.
+
+The devices take plain arguments, as gpiozero's own do; `GpioPower` and `GpioPresser` are the
+backend's settings (`power = { gpio = 17 }`), read from a bay's table and built into them.
 """
 
 from __future__ import annotations
 
+import functools
+import os
+from collections.abc import Hashable
+from dataclasses import dataclass
 from typing import Any
 
-from gpiozero import DigitalOutputDevice, OutputDevice, PWMOutputDevice
+from gpiozero import Device, DigitalOutputDevice, OutputDevice, PWMOutputDevice
+from gpiozero.pins.mock import MockFactory, MockPWMPin
 
 from rig.clock import Clock, Timer
-from rig.config import GpioPower, GpioPresser
 from rig.hardware.base import GuardedPresser, PowerSwitch
+from rig.hardware.settings import BuildContext, Resources, Role
+from rig.tomlcheck import Table
+
+# BCM numbers a bay may use: the 40-pin header's GPIO 2-27.
+GPIO_RANGE = (2, 27)
 
 
 class GpioRelay(PowerSwitch):
     """PoE power through a relay wired NC: energised = power cut, de-energised = powered."""
 
-    def __init__(self, config: GpioPower, *, name: str = "power", pin_factory: Any = None) -> None:
+    def __init__(
+        self,
+        gpio: int,
+        *,
+        active_high: bool = False,
+        name: str = "power",
+        pin_factory: Any = None,
+    ) -> None:
         self.name = name
         # initial_value=False: the relay starts de-energised, and gpiozero sets the pin's level
         # before making it an output (output_with_state), so start-up never blips the power.
         self._relay = OutputDevice(
-            config.gpio,
-            active_high=config.active_high,
-            initial_value=False,
-            pin_factory=pin_factory,
+            gpio, active_high=active_high, initial_value=False, pin_factory=pin_factory
         )
 
     @property
@@ -52,26 +68,35 @@ class GpioSolenoid(GuardedPresser):
     """A push solenoid through a logic-level MOSFET.
 
     Hit and hold: full drive for `hit_ms` so the plunger pulls in, then a lower PWM duty that
-    keeps it in without cooking the coil over a 20-45 s hold. With `pwm = false` it is plain
+    keeps it in without cooking the coil over a 20-45 s hold. With `pwm=False` it is plain
     on/off (a solenoid rated for continuous duty).
     """
 
     def __init__(
-        self, config: GpioPresser, clock: Clock, *, name: str = "presser", pin_factory: Any = None
+        self,
+        gpio: int,
+        clock: Clock,
+        *,
+        pwm: bool = True,
+        hit_ms: int = 300,
+        hold_duty: float = 0.5,
+        pwm_hz: int = 1000,
+        name: str = "presser",
+        pin_factory: Any = None,
     ) -> None:
         super().__init__(clock)
         self.name = name
-        self._config = config
+        self._pwm = pwm
+        self._hit_s = hit_ms / 1000
+        self._hold_duty = hold_duty
         self._hit_timer: Timer | None = None
         self._device: PWMOutputDevice | DigitalOutputDevice
-        if config.pwm:
+        if pwm:
             self._device = PWMOutputDevice(
-                config.gpio, frequency=config.pwm_hz, initial_value=0, pin_factory=pin_factory
+                gpio, frequency=pwm_hz, initial_value=0, pin_factory=pin_factory
             )
         else:
-            self._device = DigitalOutputDevice(
-                config.gpio, initial_value=False, pin_factory=pin_factory
-            )
+            self._device = DigitalOutputDevice(gpio, initial_value=False, pin_factory=pin_factory)
 
     @property
     def pin(self) -> Any:
@@ -79,15 +104,15 @@ class GpioSolenoid(GuardedPresser):
 
     def _down(self) -> None:
         self._device.value = 1
-        if self._config.pwm:
+        if self._pwm:
             # Full drive pulls the plunger in; the lower hold duty follows on a timer, so the
             # power-on that comes next is not delayed by the hit.
-            self._hit_timer = self._clock.call_later(self._config.hit_ms / 1000, self._to_hold)
+            self._hit_timer = self._clock.call_later(self._hit_s, self._to_hold)
 
     def _to_hold(self) -> None:
         with self._lock:
             if self.is_pressed() and not self._device.closed:
-                self._device.value = self._config.hold_duty
+                self._device.value = self._hold_duty
 
     def _up(self) -> None:
         if self._hit_timer is not None:
@@ -100,3 +125,108 @@ class GpioSolenoid(GuardedPresser):
         if not self._device.closed:
             self.make_safe()
             self._device.close()
+
+
+# -- the pin factory ------------------------------------------------------------------------
+
+
+def pin_factory_for(explicit: Any = None) -> Any:
+    """The pin factory a bay's devices use: `explicit` if given, else gpiozero's default.
+
+    One exception: with GPIOZERO_PIN_FACTORY=mock (a bench without a Pi, the tests' child
+    processes) and no factory chosen yet, gpiozero would build a MockFactory of plain MockPins,
+    which cannot do PWM, and the solenoid's hold duty needs it. Then this returns one
+    `MockFactory(pin_class=MockPWMPin)` for the whole process (one header, so two devices on
+    one pin still collide). A factory already set on `Device.pin_factory`, or a pin class named
+    in GPIOZERO_MOCK_PIN_CLASS, is left to gpiozero. The environment is only read.
+    """
+    if explicit is not None:
+        return explicit
+    if (
+        Device.pin_factory is None
+        and os.environ.get("GPIOZERO_PIN_FACTORY", "").lower() == "mock"
+        and "GPIOZERO_MOCK_PIN_CLASS" not in os.environ
+    ):
+        return _mock_header()
+    return None
+
+
+@functools.cache
+def _mock_header() -> MockFactory:
+    return MockFactory(pin_class=MockPWMPin)
+
+
+# -- the backend's settings -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class GpioPower:
+    """`power = { gpio = 17, active_high = false }`: a relay module on a Pi GPIO. Most opto
+    modules are active-low."""
+
+    gpio: int
+    active_high: bool = False
+
+    def build_power(self, ctx: BuildContext) -> GpioRelay:
+        return GpioRelay(
+            self.gpio,
+            active_high=self.active_high,
+            name=f"bay {ctx.bay} relay",
+            pin_factory=pin_factory_for(ctx.pin_factory),
+        )
+
+    def describe(self) -> str:
+        return f"GPIO{self.gpio}"
+
+    def claims(self, role: Role) -> tuple[Hashable, ...]:
+        return (("gpio", self.gpio),)  # a pin is one pin, whichever role
+
+
+@dataclass(frozen=True)
+class GpioPresser:
+    """`presser = { gpio = 27, pwm = true, hit_ms = 300, hold_duty = 0.5, pwm_hz = 1000 }`: a
+    solenoid MOSFET gate on a Pi GPIO, hit at full drive, then held at a PWM duty."""
+
+    gpio: int
+    pwm: bool = True
+    hit_ms: int = 300
+    hold_duty: float = 0.5
+    pwm_hz: int = 1000
+
+    def build_presser(self, ctx: BuildContext) -> GpioSolenoid:
+        return GpioSolenoid(
+            self.gpio,
+            ctx.clock,
+            pwm=self.pwm,
+            hit_ms=self.hit_ms,
+            hold_duty=self.hold_duty,
+            pwm_hz=self.pwm_hz,
+            name=f"bay {ctx.bay} solenoid",
+            pin_factory=pin_factory_for(ctx.pin_factory),
+        )
+
+    def describe(self) -> str:
+        return f"GPIO{self.gpio}"
+
+    def claims(self, role: Role) -> tuple[Hashable, ...]:
+        return (("gpio", self.gpio),)
+
+
+def _gpio(t: Table) -> int:
+    gpio: int = t.integer("gpio", lo=GPIO_RANGE[0], hi=GPIO_RANGE[1])
+    return gpio
+
+
+def read_power(t: Table, resources: Resources) -> GpioPower:
+    return GpioPower(gpio=_gpio(t), active_high=t.flag("active_high", False))
+
+
+def read_presser(t: Table, resources: Resources) -> GpioPresser:
+    return GpioPresser(
+        gpio=_gpio(t),
+        pwm=t.flag("pwm", True),
+        hit_ms=t.integer("hit_ms", 300, lo=50, hi=2000),
+        # Below ~20 % a typical push solenoid drops out; above 100 % is not a duty.
+        hold_duty=t.number("hold_duty", 0.5, lo=0.2, hi=1.0),
+        pwm_hz=t.integer("pwm_hz", 1000, lo=50, hi=20000),
+    )

@@ -1,54 +1,7 @@
-"""The network side of the proof (DESIGN §4): SADP discovery and the ISAPI calls.
+"""The network side of the proof: SADP discovery (`rig.network.sadp`) and the ISAPI calls
+(`rig.network.isapi`), with the safe XML reader and firmware versions they share.
 
 Parsers take bytes and return typed results or raise `rig.errors.ParseError`; clients turn
-transport trouble into evidence (`Exchange.error`) or `rig.errors.NetworkError`.
+transport trouble into evidence (`Exchange.error`) or `rig.errors.NetworkError`. Import names
+from those modules: this package itself exports nothing.
 """
-
-from __future__ import annotations
-
-from rig.network.isapi import (
-    DeviceInfo,
-    Exchange,
-    IsapiClient,
-    LockInfo,
-    ResponseStatus,
-    parse_activate_status,
-    parse_device_info,
-    parse_response_status,
-    parse_user_check,
-)
-from rig.network.sadp import (
-    ForeignReply,
-    SadpClient,
-    SadpEvent,
-    SadpPoller,
-    SadpReply,
-    SadpStats,
-    build_probe,
-    normalise_mac,
-    parse_probe_match,
-)
-from rig.network.version import is_activation_firmware, parse_firmware
-
-__all__ = [
-    "DeviceInfo",
-    "Exchange",
-    "ForeignReply",
-    "IsapiClient",
-    "LockInfo",
-    "ResponseStatus",
-    "SadpClient",
-    "SadpEvent",
-    "SadpPoller",
-    "SadpReply",
-    "SadpStats",
-    "build_probe",
-    "is_activation_firmware",
-    "normalise_mac",
-    "parse_activate_status",
-    "parse_device_info",
-    "parse_firmware",
-    "parse_probe_match",
-    "parse_response_status",
-    "parse_user_check",
-]

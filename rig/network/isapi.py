@@ -3,7 +3,7 @@
 Two rules shape this module:
 
 - **One login attempt, never more.** Cameras lock the client's IP after 7 failed admin
-  logins (DESIGN §4), and the rig logs in to many units from the same IP all day. Digest
+  logins (5 for other users), and the rig logs in to many units from the same IP all day. Digest
   authentication is done here by hand rather than with `requests.auth.HTTPDigestAuth`, because
   that class sends the credentials twice in one call when an auth object is reused (a
   pre-emptive header with the previous nonce, then again after the 401), and it reads the
@@ -19,9 +19,10 @@ Credentials are never stored on the client, never put in a URL, and never logged
 from __future__ import annotations
 
 import hashlib
+import re
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from types import TracebackType
 from typing import Any, ClassVar, TypeVar
@@ -29,7 +30,6 @@ from typing import Any, ClassVar, TypeVar
 import requests
 import requests.adapters
 import urllib3
-from requests.utils import parse_dict_header
 
 from rig.errors import ParseError
 from rig.network.sadp import normalise_mac
@@ -45,7 +45,9 @@ __all__ = [
     "IsapiClient",
     "LockInfo",
     "ResponseStatus",
+    "digest_challenge",
     "parse_activate_status",
+    "parse_challenges",
     "parse_device_info",
     "parse_response_status",
     "parse_user_check",
@@ -102,11 +104,16 @@ def _root(data: bytes, name: str) -> Element:
     return root
 
 
+# ASCII digits only: str.isdigit() also says yes to '³' and '²' (which int() then refuses
+# with a ValueError) and to full-width or Arabic-Indic digits (which int() silently reads).
+_COUNT_RE = re.compile(r"[0-9]{1,9}")
+
+
 def _int_or_none(text: str | None) -> int | None:
     if text is None:
         return None
     text = text.strip()
-    if not text.isdigit() or len(text) > 9:
+    if not _COUNT_RE.fullmatch(text):
         return None
     return int(text)
 
@@ -200,7 +207,8 @@ class _NoAuth(requests.auth.AuthBase):
 
 
 class _Digest:
-    """RFC 7616 digest for one request, from one challenge. Built per call, never reused."""
+    """RFC 7616 digest for one request, from one challenge (`digest_challenge`). Built per
+    call, never reused."""
 
     _HASHES: ClassVar[dict[str, str]] = {
         "MD5": "md5",
@@ -208,10 +216,18 @@ class _Digest:
         "SHA-512-256": "sha512_256",
     }
 
-    def __init__(self, challenge: dict[str, str | None]) -> None:
+    def __init__(self, challenge: Mapping[str, str | None]) -> None:
         realm, nonce = challenge.get("realm"), challenge.get("nonce")
         if realm is None or not nonce:
             raise ValueError("digest challenge without realm or nonce")
+        for name in ("realm", "nonce", "opaque", "algorithm", "qop"):
+            # These go back into our Authorization header and into the hash. A CR LF would make
+            # requests refuse the header with an error quoting it whole, response hash and
+            # all. Non-ASCII reaches us decoded as Latin-1, so a UTF-8 realm would be hashed
+            # double-encoded: a login certain to fail, one more towards the lock-out. (And
+            # 'ſHA-256'.upper() is 'SHA-256'.) Every realm seen on real units is ASCII.
+            if not _header_safe(challenge.get(name) or ""):
+                raise ValueError(f"digest challenge {name} is not printable ASCII")
         self.realm, self.nonce = realm, nonce
         self.opaque = challenge.get("opaque")
         self.algorithm = challenge.get("algorithm") or "MD5"
@@ -228,8 +244,15 @@ class _Digest:
     def _h(self, text: str) -> str:
         return hashlib.new(self._hash_name, text.encode("utf-8"), usedforsecurity=False).hexdigest()
 
-    def authorization(self, method: str, uri: str, user: str, password: str) -> str:
-        cnonce = secrets.token_hex(8)
+    def authorization(
+        self, method: str, uri: str, user: str, password: str, *, cnonce: str | None = None
+    ) -> str:
+        """The Authorization header value. `cnonce` is for known-answer tests only: left out,
+        a fresh random one is drawn, as RFC 7616 requires."""
+        if not _header_safe(user) or not _header_safe(uri):
+            raise ValueError("digest username and uri must be printable ASCII")
+        if cnonce is None:
+            cnonce = secrets.token_hex(8)
         nc = "00000001"  # a fresh challenge per call: this nonce is used exactly once
         ha1 = self._h(f"{user}:{self.realm}:{password}")
         if self._session:
@@ -254,24 +277,93 @@ class _Digest:
         return "Digest " + ", ".join(parts)
 
 
+def _header_safe(value: str) -> bool:
+    return value.isascii() and value.isprintable()
+
+
 def _quote(value: str) -> str:
     return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-def _digest_challenge(response: requests.Response) -> dict[str, str | None] | None:
+# RFC 9110 §11: a WWW-Authenticate value is a comma-separated list of challenges, each a
+# scheme followed by auth-params (name=value, the value a token or a quoted string) or by one
+# token68. Hikvision firmware sends Digest and Basic either as two headers or joined in one
+# ('Digest qop="auth", realm="IP Camera(76475)", ..., Basic realm="IP Camera(76475)"'), and
+# requests folds two headers into one joined value, so the list has to be split properly:
+# commas and spaces inside quoted values ("IP Camera(C2875)") are not separators.
+_TOKEN = r"[!#$%&'*+.^_`|~0-9A-Za-z-]+"
+_QUOTED = r'"(?:[^"\\]|\\.)*"'
+# Whitespace is SP and HTAB on the wire; CR and LF are taken too, for values cut from a trace.
+_WS = " \t\r\n"
+_AUTH_PARAM_RE = re.compile(rf"({_TOKEN})\s*=\s*({_QUOTED}|{_TOKEN})(?=\s*(?:,|\Z))", re.ASCII)
+_SCHEME_RE = re.compile(rf"({_TOKEN})(?=\s|,|\Z)", re.ASCII)
+_TOKEN68_RE = re.compile(r"[A-Za-z0-9._~+/-]+=*(?=\s*(?:,|\Z))", re.ASCII)
+_UNESCAPE_RE = re.compile(r"\\(.)")
+
+
+def parse_challenges(values: str | Iterable[str]) -> list[tuple[str, dict[str, str]]]:
+    """Every challenge in one or more WWW-Authenticate values, in order: (scheme in lower
+    case, its auth-params with lower-case names and unquoted values).
+
+    Lenient, never raising: a piece it cannot read is skipped up to the next comma, a
+    repeated parameter keeps its first value, a token68 (Basic/Negotiate style) is dropped.
+    """
+    if isinstance(values, str):
+        values = [values]
+    challenges: list[tuple[str, dict[str, str]]] = []
+    for value in values:
+        current: dict[str, str] | None = None
+        at, end = 0, len(value)
+        while at < end:
+            if value[at] in _WS or value[at] == ",":
+                at += 1
+                continue
+            param = _AUTH_PARAM_RE.match(value, at)
+            if param is not None:
+                if current is not None:
+                    name, raw = param[1].lower(), param[2]
+                    if raw.startswith('"'):
+                        raw = _UNESCAPE_RE.sub(r"\1", raw[1:-1])
+                    current.setdefault(name, raw)
+                at = param.end()
+                continue
+            scheme = _SCHEME_RE.match(value, at)
+            if scheme is not None:
+                current = {}
+                challenges.append((scheme[1].lower(), current))
+                at = scheme.end()
+                while at < end and value[at] in _WS:
+                    at += 1
+                if _AUTH_PARAM_RE.match(value, at) is None and (
+                    token68 := _TOKEN68_RE.match(value, at)
+                ):
+                    at = token68.end()
+                continue
+            comma = value.find(",", at)  # unreadable: skip this list element
+            at = end if comma < 0 else comma + 1
+    return challenges
+
+
+def digest_challenge(values: str | Iterable[str]) -> dict[str, str] | None:
+    """The parameters of the first Digest challenge in these WWW-Authenticate values (realm,
+    nonce, qop, opaque, algorithm, stale, domain...), or None if none offers Digest."""
+    for scheme, params in parse_challenges(values):
+        if scheme == "digest":
+            return params
+    return None
+
+
+def _digest_challenge(response: requests.Response) -> dict[str, str] | None:
     # A camera may offer Basic and Digest as two WWW-Authenticate headers; requests folds
-    # them into one comma-joined string, so read them one by one from urllib3 when possible.
+    # them into one comma-joined string, so read them one by one from urllib3 when possible
+    # (digest_challenge copes with the joined form too).
     raw_headers = getattr(response.raw, "headers", None)
     values: list[str]
     if raw_headers is not None and hasattr(raw_headers, "getlist"):
         values = list(raw_headers.getlist("WWW-Authenticate"))
     else:
         values = [response.headers.get("WWW-Authenticate", "")]
-    for value in values:
-        scheme, _, params = value.strip().partition(" ")
-        if scheme.casefold() == "digest":
-            return parse_dict_header(params)
-    return None
+    return digest_challenge(values)
 
 
 @dataclass
@@ -280,7 +372,7 @@ class _Read:
     content: bytes = b""
     error: str | None = None
     complete: bool = False  # the whole body arrived within the cap and the deadline
-    challenge: dict[str, str | None] | None = None
+    challenge: dict[str, str] | None = None
 
 
 class IsapiClient:
@@ -416,7 +508,7 @@ class IsapiClient:
             exchange.error = "401 without a Digest challenge; credentials not sent"
             return exchange, None, lock
         try:
-            digest = _Digest(read.challenge)
+            authorization = _Digest(read.challenge).authorization(method, path, user, password)
         except ValueError as exc:
             exchange = self._exchange(method, path, read, started)
             exchange.error = f"{exc}; credentials not sent"
@@ -426,7 +518,6 @@ class IsapiClient:
             exchange.error = f"timed out after {self.timeout_s:g} s before the login request"
             return exchange, None, lock
         # Leg 2: the one and only request that carries credentials.
-        authorization = digest.authorization(method, path, user, password)
         read = self._send(method, path, deadline, authorization=authorization)
         exchange = self._exchange(method, path, read, started)
         exchange.login_attempts = 1

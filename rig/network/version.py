@@ -1,7 +1,7 @@
 """Hikvision firmware versions, as the units report them (SADP SoftwareVersion, ISAPI deviceInfo).
 
-The factory state is judged by the firmware the unit reports (DESIGN §4): from 5.3 on a
-camera ships inactive and must be activated; before that it ships with admin/12345.
+The factory state is judged by the firmware the unit reports: from 5.3 on a camera ships
+inactive and must be activated; before that it ships with admin/12345 (docs/architecture.md).
 """
 
 from __future__ import annotations
@@ -12,13 +12,15 @@ __all__ = ["ACTIVATION_SINCE", "FirmwareVersion", "is_activation_firmware", "par
 
 FirmwareVersion = tuple[int, int, int]
 
-# The first camera firmware with the activation concept (DESIGN §4).
+# The first camera firmware with the activation concept.
 ACTIVATION_SINCE: FirmwareVersion = (5, 3, 0)
 
 # Seen on the wire: "V5.5.0", "V5.7.3build 230222", "V3.5.38build 191215",
-# "V5.5.800 build 210628", "V5.0, build 191213" (a DSPVersion). The build date is not part of
-# the version. The digit limits keep a garbage string from becoming an absurd version.
-_VERSION = re.compile(r"\s*[Vv]?(\d{1,4})\.(\d{1,4})(?:\.(\d{1,6}))?(?![\d.])")
+# "V5.5.800 build 210628", "V5.0, build 191213" (a DSPVersion), "V4.62.210" (a recorder's
+# ISAPI firmwareVersion; its build date comes in firmwareReleasedDate). The build date is not
+# part of the version. The digit limits keep a garbage string from becoming an absurd version;
+# the digits are ASCII only (`\d` would also take Arabic-Indic digits, which int() reads).
+_VERSION = re.compile(r"\s*[Vv]?([0-9]{1,4})\.([0-9]{1,4})(?:\.([0-9]{1,6}))?(?![\d.])")
 
 
 def parse_firmware(text: str | None) -> FirmwareVersion | None:

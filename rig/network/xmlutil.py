@@ -125,13 +125,27 @@ def fields(elem: Element) -> dict[str, str]:
     return out
 
 
+# Real firmware sends `flase` (sic) for false in some SADP fields (HCPlatformEnable,
+# DeviceLock; published captures of a DS-2CD2385G1-I, a DS-2CD2320D-I and a DS-2CD5026EFWD-A).
+# It can only mean false, so it reads as false; no other misspelling is guessed at.
+_FALSE_TYPOS = frozenset({"flase"})
+
+
 def parse_bool(text: str | None) -> bool | None:
-    """`true`/`false` in any case; anything else (or nothing) is None, meaning unknown."""
+    """`true`/`false` in any case (and the firmware's `flase` typo: false); anything else (or
+    nothing) is None, meaning unknown.
+
+    ASCII only: a look-alike such as `falſe` (long s, which casefolds to `false`) is not a
+    boolean a device sends, so it is unknown too.
+    """
     if text is None:
         return None
-    value = text.strip().casefold()
+    value = text.strip()
+    if not value.isascii():
+        return None
+    value = value.lower()
     if value == "true":
         return True
-    if value == "false":
+    if value == "false" or value in _FALSE_TYPOS:
         return False
     return None

@@ -11,9 +11,11 @@ from functools import cache
 from importlib import resources
 
 from rig.errors import ConfigError
+from rig.job import HARD_PROCEDURES
 from rig.tomlcheck import parse_toml
 
-PROCEDURES = ("power-cycle-hold", "running-hold")
+#: What a profile (and a bay) may name as its procedure: those that press a bay's pin.
+PROCEDURES = HARD_PROCEDURES
 GENERIC = "hikvision-generic"
 
 

@@ -1,5 +1,7 @@
-"""Exports of the records, one row or object per unit (its escalation attempts grouped):
-JSON with each unit's attempts, CSV one row per unit. The HTML page is rig.records.report."""
+"""Exports of the records, one row or object per unit (its escalation attempts grouped, by
+rig.records.units): JSON with each unit's attempts, CSV one row per unit. A job without a bay
+(a software reset) has an empty `bay` cell in the CSV and `"bay": null` in the JSON. The HTML
+page is rig.records.report."""
 
 from __future__ import annotations
 
@@ -9,8 +11,7 @@ import json
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from rig.records.report import iso as iso  # re-exported: the printed record uses it too
-from rig.records.report import units_from_jobs
+from rig.records.units import units_from_jobs
 
 # `job_id` is the unit's last job, whose outcome and hold the row reports; `job_ids` are all.
 CSV_COLUMNS = (

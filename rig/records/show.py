@@ -8,7 +8,8 @@ from rich.console import Console, Group
 from rich.panel import Panel
 from rich.table import Table
 
-from rig.records.export import iso
+from rig.job import HARD_PROCEDURES
+from rig.records.units import bay_label, iso
 
 _COLOURS = {"reset_verified": "green", "aborted": "yellow"}
 
@@ -32,12 +33,13 @@ def render_job(job: dict[str, Any]) -> Panel:
     outcome = job["outcome"] or "running"
     colour = _COLOURS.get(outcome, "red")
     hold = f"{job['hold_s']:.3f} s" if job["hold_s"] is not None else "-"
+    held = f"hold {hold} (target {job['target_hold_s']:g} s)  "
     head = (
-        f"[bold]job {job['job_id']}[/] bay {job['bay']} on {job['station']}: "
+        f"[bold]job {job['job_id']}[/] {bay_label(job['bay'])} on {job['station']}: "
         f"[bold {colour}]{outcome}[/] ({job['reason']})\n"
         f"unit {job['serial'] or '?'}  MAC {job['mac'] or '?'}  model {job['model'] or '?'}  "
         f"firmware {job['firmware'] or '?'}\n"
-        f"hold {hold} (target {job['target_hold_s']:g} s)  started {iso(job['started_wall'])}"
+        f"{held if job['procedure'] in HARD_PROCEDURES else ''}started {iso(job['started_wall'])}"
     )
     return Panel(Group(head, steps), title="reset record", expand=False)
 

@@ -16,17 +16,16 @@ from pathlib import Path
 from typing import Any
 
 from rig.errors import RigError
-from rig.procedure import Plan, Result, Step
-from rig.verify.base import Unit
+from rig.job import Plan, Result, Step, StepName, Unit
 
 DB_NAME = "rig.sqlite3"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS jobs (
+_JOBS_TABLE = """
+CREATE TABLE IF NOT EXISTS {name} (
     id             INTEGER PRIMARY KEY AUTOINCREMENT,
     station        TEXT NOT NULL,
-    bay            TEXT NOT NULL,
+    bay            TEXT,           -- NULL: a job that used no bay (a software reset)
     profile        TEXT NOT NULL,
     procedure      TEXT NOT NULL,
     attempt        INTEGER NOT NULL DEFAULT 1,
@@ -47,6 +46,10 @@ CREATE TABLE IF NOT EXISTS jobs (
     unit_json      TEXT,
     evidence_json  TEXT
 );
+"""
+_SCHEMA = (
+    _JOBS_TABLE.format(name="jobs")
+    + """
 CREATE TABLE IF NOT EXISTS steps (
     id           INTEGER PRIMARY KEY AUTOINCREMENT,
     job_id       INTEGER NOT NULL REFERENCES jobs(id),
@@ -61,6 +64,7 @@ CREATE TABLE IF NOT EXISTS steps (
 CREATE INDEX IF NOT EXISTS steps_job ON steps(job_id, seq);
 CREATE INDEX IF NOT EXISTS jobs_started ON jobs(started_wall);
 """
+)
 
 
 class RecordError(RigError, OSError):
@@ -110,6 +114,29 @@ class RecordStore:
             self._db.execute("ALTER TABLE jobs ADD COLUMN firmware_before TEXT")
         if "first_job_id" not in columns:
             self._db.execute("ALTER TABLE jobs ADD COLUMN first_job_id INTEGER")
+        bay = next(row for row in self._db.execute("PRAGMA table_info(jobs)") if row[1] == "bay")
+        if bay[3]:  # NOT NULL: written before a job could use no bay
+            self._allow_jobs_without_a_bay()
+
+    def _allow_jobs_without_a_bay(self) -> None:
+        """Rebuild `jobs` with a nullable `bay` (SQLite cannot drop a NOT NULL in place), and
+        take the made-up bay "network" off the software resets recorded before."""
+        columns = ", ".join(row[1] for row in self._db.execute("PRAGMA table_info(jobs)"))
+        self._db.execute("PRAGMA foreign_keys=OFF")  # steps point at jobs while it is rebuilt
+        try:
+            with self._db:
+                self._db.execute("BEGIN")
+                self._db.execute(_JOBS_TABLE.format(name="jobs_rebuilt"))
+                self._db.execute(f"INSERT INTO jobs_rebuilt ({columns}) SELECT {columns} FROM jobs")
+                self._db.execute("DROP TABLE jobs")
+                self._db.execute("ALTER TABLE jobs_rebuilt RENAME TO jobs")
+                self._db.execute(
+                    "UPDATE jobs SET bay = NULL"
+                    " WHERE bay = 'network' AND procedure LIKE 'software-%'"
+                )
+                self._db.execute("CREATE INDEX IF NOT EXISTS jobs_started ON jobs(started_wall)")
+        finally:
+            self._db.execute("PRAGMA foreign_keys=ON")
 
     def close(self) -> None:
         self._db.close()
@@ -134,7 +161,7 @@ class RecordStore:
         self,
         *,
         station: str,
-        bay: str,
+        bay: str | None,
         profile: str,
         plan: Plan,
         wall: float,
@@ -263,8 +290,8 @@ class RecordStore:
             row = self._db.execute(
                 "SELECT s.started_wall, s.started_mono, s.ended_mono, s.details_json"
                 " FROM steps s JOIN jobs j ON j.id = s.job_id"
-                " WHERE j.bay=? AND s.name='hold' ORDER BY s.id DESC LIMIT 1",
-                (bay,),
+                " WHERE j.bay=? AND s.name=? ORDER BY s.id DESC LIMIT 1",
+                (bay, StepName.HOLD.value),
             ).fetchone()
         if row is None:
             return None

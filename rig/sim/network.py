@@ -16,7 +16,9 @@ Requests understood (root and tag names case-insensitive, namespaces ignored):
   IPv6Gateway, IPv6MaskLen, DHCP, AnalogChannelNum, DigitalChannelNum, SoftwareVersion,
   DSPVersion, BootTime ("YYYY-MM-DD HH:MM:SS"), OEMInfo, Activated, PasswordResetAbility,
   PasswordResetModeSecond, DeviceLock, SupportGUID, SupportSecurityQuestion, SupportHCPlatform.
-  Firmware < 5.3 omits Encrypt, Salt, Activated and the fields after it.
+  A unit without activation (`CameraSpec.has_activation`; by default firmware < 5.3) omits
+  Encrypt, Salt, Activated and the fields after it; with `sadp_legacy_activated="true"` it
+  sends a permanent Activated true (and still none of the others).
 
 Anything else (unparsable, unknown Types, a ProbeMatch) is ignored, as a camera would.
 

@@ -2,45 +2,15 @@
 
 A verifier is made for one job (it keeps what it saw before the cut to compare after).
 The procedure calls, in order: identify() while the unit is up, wait_gone() right after the
-power cut, wait_back() after the release, then judge().
+power cut (a procedure without a cut skips it), wait_back() after the release, then judge().
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from dataclasses import dataclass, field
 from typing import Any
 
-from rig.outcomes import Outcome
-
-
-@dataclass
-class Unit:
-    """What we know of the unit in the bay. Identity is by MAC, never by IP."""
-
-    serial: str | None = None  # full DeviceSN when known, else the scanned label serial
-    mac: str | None = None
-    model: str | None = None
-    firmware: str | None = None
-    ip: str | None = None
-    activated: bool | None = None
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "serial": self.serial,
-            "mac": self.mac,
-            "model": self.model,
-            "firmware": self.firmware,
-            "ip": self.ip,
-            "activated": self.activated,
-        }
-
-
-@dataclass
-class Verdict:
-    outcome: Outcome
-    reason: str
-    evidence: dict[str, Any] = field(default_factory=dict)
+from rig.job import Unit, Verdict
 
 
 class Verifier(ABC):
@@ -51,8 +21,10 @@ class Verifier(ABC):
         self.unit = Unit()
 
     @abstractmethod
-    def identify(self, scanned_serial: str | None) -> Unit:
-        """Who is in the bay, while it is still up."""
+    def identify(self, scanned_serial: str | None, *, cut: bool = True) -> Unit:
+        """Who is in the bay, while it is still up. `cut`: the procedure will cut the power
+        (then the unit that vanishes names it); without a cut the unit must be known another
+        way."""
 
     @abstractmethod
     def wait_gone(self, min_wait_s: float) -> bool:

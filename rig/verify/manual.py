@@ -3,9 +3,10 @@ answers; the answer is recorded as the evidence. Used on a bench with no camera 
 
 from __future__ import annotations
 
+from rig.job import Unit, Verdict
 from rig.operator import Operator
 from rig.outcomes import Outcome
-from rig.verify.base import Unit, Verdict, Verifier
+from rig.verify.base import Verifier
 
 
 class ManualVerifier(Verifier):
@@ -14,7 +15,7 @@ class ManualVerifier(Verifier):
         self._operator = operator
         self._bay = bay
 
-    def identify(self, scanned_serial: str | None) -> Unit:
+    def identify(self, scanned_serial: str | None, *, cut: bool = True) -> Unit:
         self.unit = Unit(serial=scanned_serial)
         return self.unit
 

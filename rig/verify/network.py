@@ -1,13 +1,19 @@
-"""The network's proof of a reset (DESIGN.md §4): the same unit, back, in factory state.
+"""The network's proof of a reset: the same unit, back, in factory state
+(docs/architecture.md, "Proving a reset").
 
 Identity, in order of strength: the serial the operator scanned (the end of SADP's DeviceSN),
 else the MAC seen answering before the cut, else the one unit that vanished when this bay's
-power was cut. Identity is by MAC, never by IP (reset cameras share 192.168.1.64).
+power was cut. A procedure without a cut (running-hold) knows its unit as the one unit
+answering before the press, or the one that goes down after the release and comes back.
+Identity is by MAC, never by IP (reset cameras share 192.168.1.64).
 
-Factory state is judged by the firmware the unit itself reports: >= 5.3 has activation, so
-`Activated` must be false (SADP, confirmed by /SDK/activateStatus where reachable); older
-firmware has none, so one digest login with admin/12345 must succeed. Never more than one
-login per check: cameras lock the client out after a few failures.
+Factory state is judged by what the unit itself reports. `Activated` false (SADP, confirmed by
+/SDK/activateStatus where reachable) is factory state whatever the firmware number: real
+replies carry the field on firmware numbered V1.5, V3.5 and V5.2. `Activated` true means still
+activated, unless the firmware predates activation (cameras before 5.3): there, as for a unit
+that reports no activation at all, one digest login with admin/12345 decides (no published
+sample shows what such a unit sends, and a permanent `true` must not fail every reset). Never
+more than one login per check: cameras lock the client out after a few failures.
 
 Waits here are in real time on the SADP poller's thread (the camera keeps real time too).
 """
@@ -21,11 +27,12 @@ from typing import Any
 
 from rig.config import NetworkConfig
 from rig.errors import Aborted, UnitNotIdentified
+from rig.job import Unit, Verdict
 from rig.network.isapi import IsapiClient
 from rig.network.sadp import SadpClient, SadpPoller, SadpReply
 from rig.network.version import is_activation_firmware
 from rig.outcomes import Outcome
-from rig.verify.base import Unit, Verdict, Verifier
+from rig.verify.base import Verifier
 
 # The factory login of firmware before 5.3: public knowledge, not a secret, but still kept
 # out of every record (only "admin/<factory default>" is written).
@@ -67,7 +74,12 @@ class NetworkVerifier(Verifier):
         self._ambiguous: list[str] = []
         self._vanished: list[str] = []  # vanished at the cut while the scanned unit was unseen
         self._released_at: float | None = None
+        self._seen_at: float | None = None  # when the picture in `_before` was taken
         self._back: SadpReply | None = None
+
+    @property
+    def poller(self) -> SadpPoller:
+        return self._poller
 
     def _wait(self, predicate: Callable[[dict[str, SadpReply]], bool], timeout_s: float) -> bool:
         """The poller's wait, cut short (Aborted) when the station is stopping."""
@@ -103,7 +115,7 @@ class NetworkVerifier(Verifier):
 
     # -- identify, before the cut -----------------------------------------------------------
 
-    def identify(self, scanned_serial: str | None) -> Unit:
+    def identify(self, scanned_serial: str | None, *, cut: bool = True) -> Unit:
         self._scanned = scanned_serial.strip() if scanned_serial else None
         # The poller must have listened two full windows (a unit may miss one probe); at a
         # station it has been running all along and its picture is already current.
@@ -112,6 +124,7 @@ class NetworkVerifier(Verifier):
             self._poller.poll_s * 4 + self._poller.window_s,
         )
         self._before = self._poller.present()
+        self._seen_at = self._now()
         self._note("present_before_cut", macs=sorted(self._before))
         if self._scanned is not None:
             matches = [r for r in self._before.values() if r.matches_serial(self._scanned)]
@@ -124,15 +137,25 @@ class NetworkVerifier(Verifier):
                 self._adopt(matches[0])
                 self._note("identity", method=self._method, sadp_xml=matches[0].xml)
             else:
-                self._method = "scanned serial (not answering before the cut)"
+                before = "before the cut" if cut else "before the press"
+                self._method = f"scanned serial (not answering {before})"
                 self.unit = Unit(serial=self._scanned)
                 self._note("identity", method=self._method)
             return self.unit
         if not self._before:
-            raise UnitNotIdentified(
-                "no unit answered SADP before the cut and no serial was scanned"
-            )
-        self._method = "the unit that vanishes at the power cut"
+            before = "before the cut" if cut else "before the press"
+            raise UnitNotIdentified(f"no unit answered SADP {before} and no serial was scanned")
+        if cut:
+            self._method = "the unit that vanishes at the power cut"
+        elif len(self._before) == 1:
+            # No cut to tell it by: the one unit on the network is the one in the bay.
+            [reply] = self._before.values()
+            self._mac, self._method = reply.mac, "the one unit answering before the press"
+            self._adopt(reply)
+            self._note("identity", method=self._method, mac=reply.mac, sadp_xml=reply.xml)
+            return self.unit
+        else:
+            self._method = "the unit that goes down after the press and comes back"
         self._note("identity", method=self._method)
         return self.unit
 
@@ -155,13 +178,13 @@ class NetworkVerifier(Verifier):
             # it comes back with another serial, the scan and the bay disagree.
             if before:
                 self._wait(lambda present: bool(before - set(present)), bound_s)
-            self._vanished = sorted(self._vanished_since_cut())
+            self._vanished = sorted(self._vanished_since(self._cut_at))
             self._note("power_cut", vanished_macs=self._vanished, note="scanned unit not seen")
             return True
         self._wait(lambda present: bool(before - set(present)), bound_s)
         # Wait out one more poll: a second unit vanishing now makes the identity ambiguous.
         time.sleep(poller.poll_s)
-        vanished = sorted(self._vanished_since_cut())
+        vanished = sorted(self._vanished_since(self._cut_at))
         self._note("power_cut", vanished_macs=vanished, bound_s=round(bound_s, 3))
         if len(vanished) == 1:
             self._mac = vanished[0]
@@ -174,12 +197,12 @@ class NetworkVerifier(Verifier):
             return True  # the power did cut; whose unit it was is the verdict's problem
         return False
 
-    def _vanished_since_cut(self) -> set[str]:
-        assert self._cut_at is not None
+    def _vanished_since(self, since: float) -> set[str]:
+        """The units seen before the cut (or press) that have vanished since `since`."""
         return {
             e.mac
             for e in self._poller.events
-            if e.kind == "vanished" and e.at >= self._cut_at and e.mac in self._before
+            if e.kind == "vanished" and e.at >= since and e.mac in self._before
         }
 
     # -- after the release ------------------------------------------------------------------
@@ -194,10 +217,20 @@ class NetworkVerifier(Verifier):
         self._released_at = self._now()
         deadline = self._released_at + timeout_s
         cycles = 0  # came back, then went again
-        if self._cut_at is None and self._mac is not None:
-            # No power cut (running-hold): the unit resets and reboots on its own after the
-            # release; the reply of the old boot must not count as the new one.
-            gone = self._wait(_without(self._mac), timeout_s)
+        if self._cut_at is None and self._mac is None and not self._scanned:
+            # No power cut and several units up before the press: the unit in the bay is the
+            # one that goes down now (it reboots itself after the release).
+            verdict = self._the_one_that_reboots(timeout_s)
+            if verdict is not None:
+                return verdict
+        elif self._cut_at is None and self._mac is not None:
+            # No power cut (running-hold): the unit resets and reboots on its own once held
+            # long enough; the reply of the old boot must not count as the new one. It may
+            # have gone (and even come back) already, while the pin was still down.
+            mac = self._mac
+            gone = self._wait(
+                lambda present: mac in self._went_down() or mac not in present, timeout_s
+            )
             self._note("rebooting", mac=self._mac, vanished=gone)
         while True:
             remaining = deadline - self._now()
@@ -230,6 +263,41 @@ class NetworkVerifier(Verifier):
                     f"came back and went again {cycles} times",
                     {"cycles": cycles},
                 )
+
+    def _the_one_that_reboots(self, timeout_s: float) -> Verdict | None:
+        """Name the unit that drops off SADP after the press (a unit may start its reset while
+        still held, or after the release); a verdict if none or several do (then nothing
+        shows which unit the bay holds)."""
+        before = set(self._before)
+        went = self._wait(
+            lambda present: bool(self._went_down() or before - set(present)), timeout_s
+        )
+        if went:
+            # Wait out one more poll: a second unit going down now makes the identity ambiguous.
+            time.sleep(self._poller.poll_s)
+        vanished = sorted(self._went_down())
+        self._note("rebooting", vanished_macs=vanished)
+        if not vanished:
+            return Verdict(
+                Outcome.NOT_RESET,
+                f"no unit went down within {timeout_s:g} s of the release: the hold reset nothing",
+            )
+        if len(vanished) > 1:
+            return Verdict(
+                Outcome.WRONG_DEVICE,
+                f"identity ambiguous: {len(vanished)} units went down after the press "
+                f"({', '.join(vanished)})",
+            )
+        self._mac = vanished[0]
+        reply = self._before[self._mac]
+        self._adopt(reply)
+        self._note("identity", method=self._method, mac=self._mac, sadp_xml=reply.xml)
+        return None
+
+    def _went_down(self) -> set[str]:
+        """The units seen before the press that have dropped off SADP since (running hold)."""
+        assert self._seen_at is not None
+        return self._vanished_since(self._seen_at)
 
     def _ours_or_bays(self, present: dict[str, SadpReply]) -> bool:
         return self._ours(present) is not None or any(m in present for m in self._vanished)
@@ -288,11 +356,9 @@ class NetworkVerifier(Verifier):
             "firmware": reply.firmware,
             "firmware_before": before.firmware,
         }
-        # A unit that reports Activated itself has the activation concept, whatever its
-        # version says (recorders number firmware differently); otherwise the version decides.
-        activation = reply.activated is not None or bool(is_activation_firmware(reply.firmware))
-        if activation:
+        if _judged_by_activation(reply):
             return self._judge_activation(reply, evidence)
+        evidence["sadp_activated"] = reply.activated
         return self._judge_default_login(reply, evidence)
 
     def _client(self, reply: SadpReply) -> IsapiClient | None:
@@ -357,6 +423,18 @@ class NetworkVerifier(Verifier):
             f"web port did not answer: {exchange.error or exchange.status}",
             evidence,
         )
+
+
+def _judged_by_activation(reply: SadpReply) -> bool:
+    """Does the unit's activation say whether it is in factory state (else the default login
+    of firmware before activation does)?"""
+    since_activation = is_activation_firmware(reply.firmware)
+    if reply.activated is False:
+        return True  # inactive is factory state, whatever its firmware is numbered
+    if reply.activated is True:
+        # Firmware before activation that says true anyway: the one default login decides.
+        return since_activation is not False
+    return bool(since_activation)  # says nothing: firmware 5.3 and later have activation
 
 
 class NetworkWatch:

@@ -34,8 +34,8 @@ from typing import Any, Protocol
 from gpiozero import Device
 from gpiozero.pins.mock import MockFactory, MockPWMPin
 
-from rig.demo import relay_feeds_power
 from rig.records.store import RecordStore
+from rig.sim.bench import relay_feeds_power
 from rig.sim.board import SimBoard
 from rig.sim.camera import CameraSpec, SimCamera
 from rig.sim.network import SimNetwork

@@ -33,13 +33,12 @@ from hypothesis import strategies as st
 from rig.cli import main
 from rig.config import EXAMPLE_CONFIG, load_config
 from rig.errors import ConfigError
+from rig.job import Plan, Result, Unit
 from rig.outcomes import Outcome
-from rig.procedure import Plan, Result
 from rig.records.lock import DataDirLock
 from rig.records.store import RecordStore
 from rig.sim.board import SimBoard
 from rig.sim.camera import SimCamera
-from rig.verify.base import Unit
 from tests.faults.kit import (
     HEARTBEAT_SAFE_S,
     LABEL,

@@ -27,12 +27,17 @@ from typing import Any
 from xml.sax.saxutils import escape
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from rig.cli import main
 from rig.errors import ParseError
-from rig.network.isapi import parse_activate_status, parse_device_info, parse_user_check
+from rig.network.isapi import (
+    parse_activate_status,
+    parse_device_info,
+    parse_response_status,
+    parse_user_check,
+)
 from rig.network.sadp import SadpClient, SadpPoller, SadpReply, parse_probe_match
 from rig.outcomes import Outcome
 from rig.sim.camera import CameraSpec, SimCamera
@@ -73,6 +78,9 @@ NASTY_VALUES = [
     "1e3",
     "0x50",
     "８０",  # full-width digits: str.isdigit() says yes, int() would take them
+    "³",  # superscripts: str.isdigit() says yes, int() raises ValueError
+    "²",
+    "٨٠",  # Arabic-Indic digits: isdigit() yes, int() reads 80
     "127.0.0.1",
     "0.0.0.0",
     "255.255.255.255",
@@ -114,6 +122,13 @@ SADP_FIELDS = ["Uuid", "MAC", "IPv4Address", "HttpPort", "Activated", "DHCP", "D
 
 
 @settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@example(  # HttpPort '³' once crashed with int()'s ValueError instead of reading as no port
+    values={**dict.fromkeys(SADP_FIELDS, "u"), "MAC": "44-19-b6-00-00-01", "HttpPort": "³"},
+    present=["Uuid", "MAC", "HttpPort"],
+    spell=str,
+    ns="",
+    twice=False,
+)
 @given(
     values=st.fixed_dictionaries({name: field_value for name in SADP_FIELDS}),
     present=st.lists(st.sampled_from(SADP_FIELDS), unique=True),
@@ -148,6 +163,10 @@ def test_a_lying_probe_match_yields_checked_values_or_a_parse_error(
 
 
 @settings(max_examples=300, deadline=None)
+# The example hypothesis found now and then (retryLoginTime '²': str.isdigit() said yes, then
+# int() raised ValueError out of parse_user_check), kept so that every run tries it.
+@example(lock="", unlock="", retry="²", activated="", mac="", spell=str, ns="")
+@example(lock="lock", unlock="³", retry="0", activated="", mac="", spell=str, ns="")
 @given(
     lock=field_value,
     unlock=field_value,
@@ -183,6 +202,29 @@ def test_lying_isapi_answers_yield_checked_values_or_a_parse_error(
     with contextlib.suppress(ParseError):
         device = parse_device_info(document("DeviceInfo", ("macAddress", mac)))
         assert device.mac is None or MAC_RE.fullmatch(device.mac)
+
+
+@pytest.mark.parametrize("number", ["³", "²", "1²", "³0", "８０", "٨٠"])
+def test_non_ascii_digits_are_no_number(number: str) -> None:
+    """Regression: '³'.isdigit() is True and int('³') raises, so these crashed the parsers."""
+    port = parse_probe_match(
+        f"<ProbeMatch><Uuid>u</Uuid><MAC>44-19-b6-00-00-01</MAC><HttpPort>{number}</HttpPort>"
+        "</ProbeMatch>".encode()
+    )
+    assert port.http_port is None
+    lock = parse_user_check(
+        f"<userCheck><lockStatus>lock</lockStatus><unlockTime>{number}</unlockTime>"
+        f"<retryLoginTime>{number}</retryLoginTime></userCheck>".encode()
+    )
+    assert (lock.locked, lock.unlock_s, lock.retry_left) == (True, None, None)
+    unknown = parse_user_check(
+        f"<userCheck><retryLoginTime>{number}</retryLoginTime></userCheck>".encode()
+    )
+    assert (unknown.locked, unknown.retry_left) == (False, None)
+    with pytest.raises(ParseError, match="statusCode"):
+        parse_response_status(
+            f"<ResponseStatus><statusCode>{number}</statusCode></ResponseStatus>".encode()
+        )
 
 
 # -- hostile datagrams on the wire ---------------------------------------------------------------

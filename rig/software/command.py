@@ -1,7 +1,8 @@
-"""`rig reset --software`: the command-line side of the software factory reset (rig.software).
+"""`rig reset --software`: the command-line side of the software factory reset.
 
-Wired into `rig reset` by rig.cli: `add_arguments(reset_parser)` adds the flags, and the reset
-command starts with `if args.software: return run(args)`.
+`rig.cli` adds these flags to `rig reset` (`add_arguments`) and hands the command over
+(`run`) when `--software` is given. The units go through the one session and job runner every
+reset takes (rig.session, rig.runner), with the procedure of rig.procedures.software.
 
 The password comes from the environment (`RIG_PASSWORD`) or one prompt on the terminal, never
 from a flag (it would sit in the shell history and in `ps`) nor from the config (a file that is
@@ -12,45 +13,35 @@ from __future__ import annotations
 
 import argparse
 import getpass
-import json
 import os
 import sys
-from contextlib import ExitStack
+from functools import partial
 from pathlib import Path
 
 from rig.clock import Clock, SystemClock
 from rig.config import load_config, resolve_data_dir
-from rig.jobs import JobReport
+from rig.errors import UsageError
+from rig.identity import check_mac, check_serial
+from rig.job import JobReport
+from rig.network.isapi import IsapiClient
+from rig.operator import TerminalOperator
 from rig.outcomes import Outcome
+from rig.procedures.software import FULL, MODES, SoftwareOptions, SoftwareReset
 from rig.profiles import GENERIC, get_profile
 from rig.progress import Progress
-from rig.records.store import RecordStore
-from rig.safety import SafeGuard
-from rig.software import (
-    FULL,
-    MODES,
-    NETWORK_BAY,
-    Password,
-    SoftwareOptions,
-    SoftwareReset,
-    Target,
-    UsageError,
-    check_mac,
-    check_serial,
-    check_user,
-    read_targets_csv,
-)
-from rig.verify.network import NetworkWatch
+from rig.reset import EXIT_FAILED, EXIT_OK, print_report
+from rig.session import open_session
+from rig.software.targets import Password, Target, check_user, read_targets_csv
+from rig.verify.software import SoftwareVerifier
 
 __all__ = ["PASSWORD_ENV", "add_arguments", "check_software_flags", "run"]
 
-EXIT_OK, EXIT_FAILED = 0, 1
 PASSWORD_ENV = "RIG_PASSWORD"
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     """Add the software-reset flags to the `reset` subparser (which has --config, --data-dir,
-    --bay, --serial and --json already; --serial names the unit here too)."""
+    --serial and --json already; --serial names the unit here too)."""
     g = p.add_argument_group(
         "software reset",
         f"when the admin password is known: no bay, no solenoid. The password comes from "
@@ -141,67 +132,64 @@ def _shared_password(user: str) -> Password:
 def run(args: argparse.Namespace, *, clock: Clock | None = None) -> int:
     """`rig reset --software`: 0 when every unit is reset_verified, 1 when any is not.
 
-    Usage errors raise UsageError (a ConfigError: the CLI prints it and exits 2), all of them
-    before anything is sent to a unit.
+    Usage errors raise UsageError (the CLI prints it and exits 2), all of them before anything
+    is sent to a unit.
     """
     user = check_user(args.user)
     targets = _targets(args)
-    if args.bay and len(args.bay) > 1:
-        raise UsageError("--software resets units one at a time: give at most one --bay")
-    config = load_config(args.config)
     if args.bay:
-        bay = config.bay(args.bay[0])  # a typo in the bay name is an error, not a new bay
-        bay_name, boot_timeout_s = bay.name, bay.boot_timeout_s
-    else:
-        bay_name, boot_timeout_s = NETWORK_BAY, get_profile(GENERIC).boot_timeout_s
+        raise UsageError("--bay: a software reset uses no bay (it finds the unit on the network)")
+    if args.retry:
+        raise UsageError("--retry: a software reset has no longer hold to retry with")
+    config = load_config(args.config, need_bays=False)
     # Asked last, once for all units, and only if some unit has no password of its own: a bad
     # flag or file must not cost the operator a typed password.
     shared = _shared_password(user) if any(t.password is None for t in targets) else None
     options = SoftwareOptions(
-        mode=args.mode,
-        user=user,
-        station=config.station.name,
-        bay=bay_name,
-        boot_timeout_s=boot_timeout_s,
+        mode=args.mode, user=user, boot_timeout_s=get_profile(GENERIC).boot_timeout_s
     )
+    network = config.network
+
+    def isapi(host: str, port: int) -> IsapiClient:
+        return IsapiClient(host, port, timeout_s=network.http_timeout_s)
+
     clock = clock or SystemClock()
+    data_dir = resolve_data_dir(args.data_dir, config)
     reports: list[JobReport] = []
-    with ExitStack() as stack:
-        # The records first: a disk that cannot take them must stop us before anything is sent.
-        store = stack.enter_context(RecordStore(resolve_data_dir(args.data_dir, config)))
-        stack.enter_context(SafeGuard())  # no bays: it turns SIGTERM/SIGHUP into `aborted`
-        watch = stack.enter_context(NetworkWatch(config.network))
-        progress = stack.enter_context(Progress(clock))
-        resetter = SoftwareReset(
-            options,
-            network=config.network,
-            poller=watch.poller,
-            store=store,
-            clock=clock,
-            on_stage=lambda unit, stage, deadline: progress.stage(unit, stage, deadline),
-        )
+    with (
+        open_session(
+            config, [], data_dir, clock=clock, operator=TerminalOperator(), network=True
+        ) as session,
+        Progress(clock, rows="unit") as progress,
+    ):
+        assert session.network is not None
+        runner = session.runner(clock)
         for target in targets:
             password = target.password or shared
             assert password is not None  # asked above whenever a unit has none of its own
-            report = resetter.reset(target, password)
+            verifier = SoftwareVerifier(
+                session.network.poller,
+                settle_s=network.settle_s,
+                http_timeout_s=network.http_timeout_s,
+                isapi=isapi,
+            )
+            procedure = SoftwareReset(target, password, options, verifier=verifier, isapi=isapi)
+            try:
+                report = runner.run(
+                    procedure,
+                    bay=None,
+                    profile=GENERIC,
+                    on_stage=partial(progress.stage, target.label),
+                    where=f"{target.label} ({target.source})",
+                )
+            finally:
+                verifier.close()
             reports.append(report)
             progress.outcome(target.label, report.result.outcome.value)
-            _print_report(report, target, as_json=args.json)
+            print_report(report, as_json=args.json)
             if report.result.outcome is Outcome.ABORTED:
                 break  # the operator or a signal stopped the run: no further units
     ok = len(reports) == len(targets) and all(
         r.result.outcome is Outcome.RESET_VERIFIED for r in reports
     )
     return EXIT_OK if ok else EXIT_FAILED
-
-
-def _print_report(report: JobReport, target: Target, *, as_json: bool) -> None:
-    if as_json:
-        print(json.dumps(report.as_json(), sort_keys=True), flush=True)
-        return
-    r = report.result
-    print(
-        f"job {report.job_id} {target.label} ({target.source}): {r.outcome.value} ({r.reason});"
-        f" unit {r.unit.serial or '?'} mac {r.unit.mac or '?'}",
-        flush=True,
-    )

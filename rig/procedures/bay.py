@@ -1,0 +1,140 @@
+"""What every procedure that presses a bay's reset pin shares: the solenoid's rest, identifying
+the unit, the hold and its release, the wait for the unit and the verdict, the safe state.
+
+Pure logic over the bay's interfaces (PowerSwitch, Presser, Verifier) and the job's Clock: it
+never imports gpiozero, serial or requests, so tests run an 18 s hold in milliseconds.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from typing import Any
+
+from rig.errors import HardwareFault
+from rig.hardware.base import MAX_PRESS_S
+from rig.hardware.bay import BayHardware
+from rig.job import Plan, StepName, Unit, Verdict
+from rig.runner import JobContext
+from rig.verify.base import Verifier
+
+#: The pin goes down before the hold's clock starts; this much slack on top of hold_s lets the
+#: normal release come first, while the backend's own guard still releases it if we hang.
+GUARD_MARGIN_S = 1.5
+
+
+class BayProcedure(ABC):
+    """One attempt at resetting the unit in one bay (a strategy of rig.runner)."""
+
+    def __init__(
+        self,
+        bay: BayHardware,
+        verifier: Verifier,
+        plan: Plan,
+        *,
+        before_cut: Callable[[], None] | None = None,
+    ) -> None:
+        self.bay = bay
+        self.verifier = verifier
+        self.plan = plan
+        # The station staggers the power cuts of its bays (identity by "the unit that vanished"
+        # needs one cut at a time); a procedure that cuts blocks here until its bay's turn.
+        self.before_cut = before_cut
+        self._hold_s: float | None = None
+
+    # -- what the runner reads ------------------------------------------------------------
+
+    @property
+    def unit(self) -> Unit:
+        return self.verifier.unit
+
+    @property
+    def evidence(self) -> list[dict[str, Any]]:
+        return self.verifier.evidence
+
+    @property
+    def hold_s(self) -> float | None:
+        return self._hold_s
+
+    def aborted_note(self) -> str | None:
+        return None
+
+    def run(self, job: JobContext) -> Verdict:
+        self.rest(job)
+        self.reset(job)
+        return self.verify(job)
+
+    @abstractmethod
+    def reset(self, job: JobContext) -> None:
+        """The procedure's own steps, from identifying the unit to the release."""
+
+    def make_safe(self, job: JobContext) -> None:
+        with job.step(StepName.SAFE) as d:
+            problems = self.bay.make_safe()
+            d["safe"] = self.bay.is_safe()
+            if problems:
+                d["problems"] = problems
+
+    # -- the shared steps -------------------------------------------------------------------
+
+    def rest(self, job: JobContext) -> None:
+        rest_s = self.bay.presser.rest_remaining_s()
+        if rest_s > 0:
+            with job.step(StepName.COOLDOWN, rest_s=round(rest_s, 3)):
+                job.stage("solenoid resting", job.clock.monotonic() + rest_s)
+                job.clock.sleep(rest_s)
+
+    def identify(self, job: JobContext, *, cut: bool) -> None:
+        scanned = self.plan.scanned_serial
+        with job.step(StepName.IDENTIFY, scanned_serial=scanned) as d:
+            job.stage("identifying the unit")
+            unit = self.verifier.identify(scanned, cut=cut)
+            d.update(unit.as_dict())
+
+    def guard_s(self) -> float:
+        return min(MAX_PRESS_S, self.plan.hold_s + GUARD_MARGIN_S)
+
+    def hold_and_release(
+        self, job: JobContext, *, hold_from: float, press_to_hold_s: float
+    ) -> None:
+        """Hold until `hold_from + hold_s` (host clock), then release, with nothing in between:
+        the release shares the hold's step so no record write (an fsync) can lengthen the hold.
+
+        The hold on record is release minus `hold_from` by the host's clock; for a presser that
+        times itself, its own press length minus `press_to_hold_s` (how long after the press
+        the hold began: the press-to-power-on offset, 0 for a running hold).
+        """
+        presser, target_s = self.bay.presser, self.plan.hold_s
+        with job.step(StepName.HOLD, target_hold_s=target_s) as d:
+            job.stage("holding", hold_from + target_s)
+            job.clock.sleep_until(hold_from + target_s)
+            release = presser.release()
+            released_at = job.clock.monotonic()
+            if release.early:
+                d["auto_released"] = True  # the hold ended earlier, at the guard's moment
+            else:
+                if release.timed_by == "board" and release.held_s is not None:
+                    self._hold_s = round(release.held_s - press_to_hold_s, 4)
+                    d["timed_by"] = "board"
+                else:
+                    self._hold_s = round(released_at - hold_from, 4)
+                d["hold_s"] = self._hold_s
+                d["hold_error_ms"] = round((self._hold_s - target_s) * 1000, 1)
+            if release.held_s is not None:
+                d["pressed_s"] = round(release.held_s, 4)
+        if release.early:
+            raise HardwareFault("the solenoid was released early by its safety guard")
+
+    def verify(self, job: JobContext) -> Verdict:
+        timeout_s = self.plan.boot_timeout_s
+        with job.step(StepName.WAIT_BACK, boot_timeout_s=timeout_s) as d:
+            job.stage("waiting for the unit to boot", job.clock.monotonic() + timeout_s)
+            verdict = self.verifier.wait_back(timeout_s)
+            d["back"] = verdict is None
+        if verdict is not None:
+            return verdict
+        with job.step(StepName.VERIFY) as d:
+            job.stage("checking factory state")
+            verdict = self.verifier.judge()
+            d.update(outcome=verdict.outcome.value, reason=verdict.reason, **verdict.evidence)
+        return verdict

@@ -1,0 +1,76 @@
+"""`rig reset`: the bays of the config reset one after another, each unit's attempts printed.
+
+The demo and the benchmark take this very path, so what they show is what a bench gets.
+"""
+
+from __future__ import annotations
+
+import json
+from functools import partial
+from pathlib import Path
+
+from rig.clock import Clock
+from rig.config import BayConfig, RigConfig
+from rig.hardware.factory import build_bay
+from rig.job import JobReport
+from rig.jobs import carry_over_rest, run_unit
+from rig.operator import Operator
+from rig.outcomes import Outcome
+from rig.progress import Progress
+from rig.session import open_session
+
+EXIT_OK, EXIT_FAILED = 0, 1
+
+
+def print_report(report: JobReport, *, as_json: bool) -> None:
+    """One JSON object (`--json`) or one line per job on stdout."""
+    text = json.dumps(report.as_json(), sort_keys=True) if as_json else report.line()
+    print(text, flush=True)
+
+
+def reset_bays(
+    config: RigConfig,
+    bays: list[BayConfig],
+    *,
+    clock: Clock,
+    data_dir: Path,
+    scanned_serial: str | None,
+    as_json: bool,
+    operator: Operator,
+    pin_factory: object = None,
+    progress: Progress | None = None,
+    retry: bool = False,
+) -> int:
+    """Reset the given bays one after another; 0 when every unit ends reset_verified."""
+    units: list[list[JobReport]] = []
+    with open_session(config, bays, data_dir, clock=clock, operator=operator) as session:
+        runner = session.runner(clock)
+        progress = progress or Progress(clock)
+        with progress:
+            for bay in bays:
+                hw = build_bay(
+                    bay, config, clock, operator, pin_factory=pin_factory, boards=session.boards
+                )
+                session.guard.add(hw)
+                try:
+                    carry_over_rest(session.store, hw, clock)
+                    reports = run_unit(
+                        runner,
+                        bay=bay,
+                        hw=hw,
+                        make_verifier=partial(session.verifier, bay, operator),
+                        scanned_serial=scanned_serial,
+                        retry=retry,
+                        on_stage=partial(progress.stage, bay.name),
+                    )
+                finally:
+                    hw.close()
+                units.append(reports)
+                last = reports[-1].result.outcome
+                progress.outcome(bay.name, last.value)
+                for report in reports:
+                    print_report(report, as_json=as_json)
+                if last is Outcome.ABORTED:
+                    break  # a signal or the operator stopped the run: no further bays
+    ok = units and all(u[-1].result.outcome is Outcome.RESET_VERIFIED for u in units)
+    return EXIT_OK if ok and len(units) == len(bays) else EXIT_FAILED
