@@ -18,7 +18,7 @@
 PROTO = 1
 FW_VERSION = "1.0.0"
 
-# No press, ever, longer than this (DESIGN.md §3: the coil and the camera's pin both suffer).
+# No press, ever, longer than this (the coil and the camera's pin both suffer).
 MAX_PRESS_MS = 60000
 
 # No complete line from the host for this long while anything is active -> everything safe.

@@ -26,7 +26,6 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from functools import partial
 from pathlib import Path
 
 from gpiozero.pins.mock import MockFactory, MockPWMPin
@@ -46,6 +45,7 @@ from rig.procedures.power_cycle_hold import TRAVEL_S
 from rig.progress import Progress
 from rig.records.store import RecordStore
 from rig.runner import JobRunner
+from rig.sim.bench import board_bay, rig_toml, wire_to_board
 from rig.sim.board import SimBoard
 from rig.sim.camera import CameraSpec, SimCamera
 from rig.sim.network import SimNetwork
@@ -241,20 +241,25 @@ def run_station(bays: int, timing: Timing, *, poll_s: float, settle_s: float) ->
         name = f"{chr(ord('A') + i)}"
         board, ch = boards[i // 4], i % 4 + 1
         spec = CameraSpec.sample(i + 1, boot_s=timing.boot_s, reset_hold_s=timing.reset_hold_s)
-        camera = SimCamera(spec).start()
-        camera.watch(partial(board.power_is_on, ch), partial(board.pin_is_down, ch))
+        camera = wire_to_board(SimCamera(spec).start(), board, ch)
         network.add(camera)
         cameras[name] = camera
         config_bays.append(
-            f'[[bays]]\nname = "{name}"\npower = {{ board = "b{i // 4}", channel = {ch} }}\n'
-            f'presser = {{ board = "b{i // 4}", channel = {ch} }}\n'
-            f"off_s = {timing.off_s}\nhold_s = {timing.hold_s}\nboot_timeout_s = 60\n"
+            board_bay(
+                name,
+                board=f"b{i // 4}",
+                channel=ch,
+                off_s=timing.off_s,
+                hold_s=timing.hold_s,
+                boot_timeout_s=60,
+            )
         )
-    text = (
-        f'[station]\nname = "bench"\n[network]\nsadp_target = "{network.target}"\n'
-        f"sadp_poll_s = {poll_s}\nsettle_s = {settle_s}\n"
-        + "".join(f'[boards.b{n}]\nport = "{b.port}"\n' for n, b in enumerate(boards))
-        + "".join(config_bays)
+    text = rig_toml(
+        target=network.target,
+        station="bench",
+        network={"sadp_poll_s": poll_s, "settle_s": settle_s},
+        boards={f"b{n}": b.port for n, b in enumerate(boards)},
+        bays=config_bays,
     )
     scans: queue.SimpleQueue[str | None] = queue.SimpleQueue()
     lab = _Lab(cameras, timing.rounds, scans)

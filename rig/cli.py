@@ -295,8 +295,8 @@ def cmd_status(args: argparse.Namespace) -> int:
         last = next((j for j in reversed(jobs) if j["bay"] == bay.name), None)
         table.add_row(
             bay.name,
-            _describe(bay.power),
-            _describe(bay.presser),
+            bay.power.describe(),
+            bay.presser.describe(),
             bay.profile.model,
             f"{bay.hold_s:g}",
             str(last["job_id"]) if last else "-",
@@ -310,15 +310,6 @@ def _stdout_console() -> Console:
     """A terminal keeps its width; a pipe or file gets lines wide enough for a serial."""
     console = Console()
     return console if console.is_terminal else Console(width=160)
-
-
-def _describe(hw: object) -> str:
-    if isinstance(hw, str):
-        return hw
-    gpio = getattr(hw, "gpio", None)
-    if gpio is not None:
-        return f"GPIO{gpio}"
-    return f"{getattr(hw, 'board', '?')} ch{getattr(hw, 'channel', '?')}"
 
 
 def cmd_demo(args: argparse.Namespace) -> int:

@@ -81,7 +81,6 @@ class FakeClock:
         self._timers: list[tuple[float, int, _FakeTimer, Callable[[], None]]] = []
         self._seq = itertools.count()
         self._lock = threading.RLock()
-        self.sleeps: list[float] = []
 
     def monotonic(self) -> float:
         return self._now
@@ -90,7 +89,6 @@ class FakeClock:
         return self._now + self._wall_offset
 
     def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
         self.advance(max(0.0, seconds))
 
     def sleep_until(self, deadline: float) -> None:

@@ -1,4 +1,5 @@
-"""The outcome of one job: exactly the names of DESIGN.md §4 (outside tools rely on them)."""
+"""The outcome of one job: exactly these names (outside tools rely on them; see
+docs/architecture.md, "Contracts")."""
 
 from __future__ import annotations
 

@@ -63,7 +63,7 @@ from rig.outcomes import Outcome
 from rig.procedures.bay import GUARD_MARGIN_S
 from rig.progress import Progress
 from rig.records.store import RecordStore
-from rig.sim.bench import relay_feeds_power
+from rig.sim.bench import board_bay, gpio_bay, relay_feeds_power, rig_toml
 from rig.sim.board import SimBoard
 from rig.sim.camera import CameraSpec, SimCamera
 from rig.sim.network import SimNetwork
@@ -192,24 +192,26 @@ class Bench:
         return bool(getattr(pin, "state", 0))
 
     def config(self) -> str:
-        text = (
-            f'[station]\nname = "soak"\n\n[network]\nsadp_target = "{self.network.target}"\n'
-            f"sadp_poll_s = {POLL_S}\nsettle_s = {SETTLE_S}\n\n"
+        timing = {
+            "profile": "DS-2CD2143G2-I",
+            "off_s": OFF_S,
+            "hold_s": HOLD_S,
+            "escalation_holds_s": [HOLD_S, LONGER_HOLD_S],
+            "boot_timeout_s": BOOT_TIMEOUT_S,
+        }
+        bays = [
+            board_bay(name, board=f"b{name}", channel=1, **timing)
+            if self.boards
+            else gpio_bay(name, relay=relay, solenoid=solenoid, **timing)
+            for name, (relay, solenoid) in zip(self.names, PINS, strict=False)
+        ]
+        return rig_toml(
+            target=self.network.target,
+            station="soak",
+            network={"sadp_poll_s": POLL_S, "settle_s": SETTLE_S},
+            boards={f"b{n}": b.port for n, b in self.boards.items()},
+            bays=bays,
         )
-        text += "".join(f'[boards.b{n}]\nport = "{b.port}"\n' for n, b in self.boards.items())
-        for name, (relay, solenoid) in zip(self.names, PINS, strict=False):
-            if self.boards:
-                power = presser = f'{{ board = "b{name}", channel = 1 }}'
-            else:
-                power = f"{{ gpio = {relay}, active_high = false }}"
-                presser = f"{{ gpio = {solenoid} }}"
-            text += (
-                f'\n[[bays]]\nname = "{name}"\npower = {power}\npresser = {presser}\n'
-                f'profile = "DS-2CD2143G2-I"\noff_s = {OFF_S}\nhold_s = {HOLD_S}\n'
-                f"escalation_holds_s = [{HOLD_S}, {LONGER_HOLD_S}]\n"
-                f"boot_timeout_s = {BOOT_TIMEOUT_S}\n"
-            )
-        return text
 
     def load(self, bay: str, unit: UnitPlan) -> None:
         """Take the last unit out of the bay, put this one in (running), and wait until the

@@ -1,7 +1,10 @@
-"""Test doubles shared by the tests: a scripted operator and a scripted verifier, and one
-bay job run through the job runner."""
+"""Test doubles shared by the tests: a scripted operator and a scripted verifier, one bay job
+run through the job runner, and the one real-time wait."""
 
 from __future__ import annotations
+
+import time
+from collections.abc import Callable
 
 from rig.clock import FakeClock
 from rig.hardware.bay import BayHardware
@@ -84,3 +87,20 @@ def run_bay_job(
     """One job of a bay's procedure through the job runner, as `rig reset` runs it."""
     procedure = BAY_PROCEDURES[plan.procedure](hw, verifier, plan)
     return JobRunner(store, clock, station=station).run(procedure, bay=hw.name, profile=profile)
+
+
+def wait_until(
+    predicate: Callable[[], object], timeout_s: float = 3.0, step_s: float = 0.005
+) -> float | None:
+    """Seconds until `predicate()` held (checked every `step_s`), or None after `timeout_s`.
+
+    Real time: for what runs on its own threads (simulated cameras, boards, child processes).
+    A test asserts `is not None`, never a duration: a loaded machine may take longer.
+    """
+    start = time.monotonic()
+    while True:
+        if predicate():
+            return time.monotonic() - start
+        if time.monotonic() - start > timeout_s:
+            return None
+        time.sleep(step_s)

@@ -23,9 +23,11 @@ from rig.clock import SystemClock
 from rig.errors import CooldownError, HardwareFault, SafetyLimitError
 from rig.hardware.base import Release
 from rig.hardware.board import BoardError, BoardLink, BoardPowerSwitch, BoardPresser
+from rig.sim.bench import wire_to_board
 from rig.sim.board import SimBoard
 from rig.sim.camera import CameraSpec, SimCamera
 from rig.sim.network import SimNetwork
+from tests.fakes import wait_until
 
 
 @pytest.fixture
@@ -38,16 +40,6 @@ def board() -> Iterator[SimBoard]:
 def link(board: SimBoard) -> Iterator[BoardLink]:
     with BoardLink("b1", board.port) as opened:
         yield opened
-
-
-def wait_until(predicate: Any, timeout_s: float) -> float | None:
-    """Seconds until predicate() held, or None."""
-    start = time.monotonic()
-    while time.monotonic() - start < timeout_s:
-        if predicate():
-            return time.monotonic() - start
-        time.sleep(0.005)
-    return None
 
 
 # -- the driver on its own -------------------------------------------------------------------
@@ -214,7 +206,7 @@ verify = "{verify}"
 def bay(board: SimBoard, tmp_path: Path) -> Iterator[tuple[SimCamera, Path]]:
     camera = SimCamera(CameraSpec.sample(1, boot_s=0.3, reset_hold_s=1.2)).start()
     with SimNetwork([camera]) as network:
-        camera.watch(lambda: board.power_is_on(1), lambda: board.pin_is_down(1))
+        wire_to_board(camera, board, 1)
         path = tmp_path / "rig.toml"
         path.write_text(
             CONFIG.format(

@@ -174,3 +174,21 @@ def test_unknown_bay_is_a_usage_error(tmp_path: Path, capsys: pytest.CaptureFixt
     assert capsys.readouterr().err.strip() == (
         f"rig: error: {tmp_path / 'rig.toml'}: no bay named 'Z' (bays: A)"
     )
+
+
+def test_status_describes_each_bay_by_its_backend(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = tmp_path / "rig.toml"
+    config.write_text(
+        '[station]\nname = "bench-1"\ndata_dir = "records"\n'
+        '[boards.b1]\nport = "loop://"\n'
+        '[[bays]]\nname = "A"\npower = { gpio = 17 }\npresser = { gpio = 27 }\n'
+        '[[bays]]\nname = "B"\npower = { board = "b1", channel = 2 }\npresser = "manual"\n'
+    )
+    assert main(["status", "--config", str(config)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    [a] = [line for line in lines if line.startswith("│ A ")]
+    [b] = [line for line in lines if line.startswith("│ B ")]
+    assert "GPIO17" in a and "GPIO27" in a
+    assert "b1 ch2" in b and "manual" in b

@@ -1,5 +1,5 @@
 """`rig reset --json` end to end against simulated cameras on 127.0.0.1, one scenario per
-outcome of DESIGN.md §4, in real time with short durations.
+outcome (docs/architecture.md, "The job pipeline"), in real time with short durations.
 
 The bay's camera is wired to the very mock pins the rig drives: its power follows the relay
 pin, its reset button the solenoid pin. A second camera on the same network is the unit on the

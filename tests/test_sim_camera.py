@@ -19,6 +19,7 @@ import requests
 from requests.auth import HTTPDigestAuth
 
 from rig.sim import CameraSpec, SimCamera, SimNetwork
+from tests.fakes import wait_until
 
 BOOT_S = 0.2
 HOLD_S = 0.3
@@ -30,15 +31,6 @@ def fast_spec(n: int = 1, **changes: Any) -> CameraSpec:
     values: dict[str, Any] = {"boot_s": BOOT_S, "reset_hold_s": HOLD_S}
     values.update(changes)
     return CameraSpec.sample(n, **values)
-
-
-def wait_until(predicate: Callable[[], bool], timeout: float = 3.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.005)
-    return predicate()
 
 
 def _fields(data: bytes) -> dict[str, str] | None:
@@ -115,7 +107,7 @@ def _sim_threads() -> list[str]:
 @pytest.fixture(autouse=True)
 def no_leaked_threads() -> Iterator[None]:
     yield
-    assert wait_until(lambda: not _sim_threads(), 2), _sim_threads()
+    assert wait_until(lambda: not _sim_threads(), 2) is not None, _sim_threads()
 
 
 @pytest.fixture
@@ -208,7 +200,7 @@ def test_power_cycle_without_pin_comes_back_activated(
     cam.power_on()
     started = time.monotonic()
     assert not cam.online
-    assert wait_until(lambda: cam.online)
+    assert wait_until(lambda: cam.online) is not None
     assert time.monotonic() - started >= BOOT_S - 0.01
     [match] = probe(net, expect=1)
     assert match["Activated"] == "true"
@@ -228,7 +220,7 @@ def test_pin_held_through_power_up_resets(
     assert not cam.online  # still held: the bootloader waits for the release
     cam.pin_up()
     released = time.monotonic()
-    assert wait_until(lambda: cam.online)
+    assert wait_until(lambda: cam.online) is not None
     assert time.monotonic() - released >= BOOT_S - 0.01
     [match] = probe(net, expect=1)
     assert match["Activated"] == "false"
@@ -246,7 +238,7 @@ def test_pin_held_through_power_up_resets(
 def test_pin_held_too_short_does_not_reset(make_cam: Callable[..., SimCamera]) -> None:
     cam = make_cam()
     hard_reset(cam, HOLD_S / 3)
-    assert wait_until(lambda: cam.online)
+    assert wait_until(lambda: cam.online) is not None
     assert cam.activated and cam.resets == 0
 
 
@@ -257,7 +249,7 @@ def test_pin_pressed_after_power_up_is_ignored(make_cam: Callable[..., SimCamera
     cam.pin_down()
     time.sleep(HOLD_S + 0.05)
     cam.pin_up()
-    assert wait_until(lambda: cam.online)
+    assert wait_until(lambda: cam.online) is not None
     assert cam.activated and cam.resets == 0
 
 
@@ -269,7 +261,7 @@ def test_old_firmware_omits_activated_and_resets_to_12345(
     assert "Activated" not in match
     assert activate_status(cam).status_code == 404
     hard_reset(cam, HOLD_S + 0.05)
-    assert wait_until(lambda: cam.online)
+    assert wait_until(lambda: cam.online) is not None
     assert "Activated" not in probe(net, expect=1)[0]
     response = device_info(cam, "12345")
     assert response.status_code == 200
@@ -293,7 +285,7 @@ def test_old_firmware_with_a_permanent_activated_true(
     assert activate_status(cam).status_code == 404
     assert device_info(cam, "12345").status_code == 401  # not in factory state yet
     hard_reset(cam, HOLD_S + 0.05)
-    assert wait_until(lambda: cam.online)
+    assert wait_until(lambda: cam.online) is not None
     assert cam.last_reset == "hard" and cam.in_factory_state
     assert probe(net, expect=1)[0]["Activated"] == "true"  # still, after the reset
     assert activate_status(cam).status_code == 404
@@ -320,7 +312,7 @@ def test_low_firmware_number_with_activation_reports_it_truthfully(
     assert SafeET.fromstring(activate_status(cam).content)[0].text == "true"
     assert device_info(cam, PASSWORD).status_code == 200
     hard_reset(cam, HOLD_S + 0.05)
-    assert wait_until(lambda: cam.online)
+    assert wait_until(lambda: cam.online) is not None
     assert cam.in_factory_state and not cam.activated and cam.password is None
     assert probe(net, expect=1)[0]["Activated"] == "false"
     assert SafeET.fromstring(activate_status(cam).content)[0].text == "false"
@@ -387,7 +379,7 @@ def test_dead_never_returns(net: SimNetwork, make_cam: Callable[..., SimCamera])
     assert len(probe(net, expect=1)) == 1
     cam.power_off()
     cam.power_on()
-    assert not wait_until(lambda: cam.online, BOOT_S * 3)
+    assert wait_until(lambda: cam.online, BOOT_S * 3) is None
     assert probe(net) == []
     assert cam.phase == "dead"
 
@@ -398,9 +390,9 @@ def test_reboot_loop_comes_and_goes(make_cam: Callable[..., SimCamera]) -> None:
     cam.power_off()
     cam.power_on()
     for _ in range(2):
-        assert wait_until(lambda: cam.online, 1)
-        assert wait_until(lambda: not cam.online, 1)
-    assert wait_until(lambda: cam.online, 1)
+        assert wait_until(lambda: cam.online, 1) is not None
+        assert wait_until(lambda: not cam.online, 1) is not None
+    assert wait_until(lambda: cam.online, 1) is not None
 
 
 def test_ignores_power_cut_keeps_answering(
@@ -442,8 +434,8 @@ def test_software_factory_reset_then_reboot(make_cam: Callable[..., SimCamera]) 
     reboot = requests.put(f"{cam.base_url}/ISAPI/System/reboot", auth=auth, timeout=2)
     assert reboot.status_code == 200
     assert b"<statusCode>1</statusCode>" in reboot.content
-    assert wait_until(lambda: not cam.online, 1)
-    assert wait_until(lambda: cam.online)
+    assert wait_until(lambda: not cam.online, 1) is not None
+    assert wait_until(lambda: cam.online) is not None
     assert not cam.activated and cam.last_reset == "full"
     assert SafeET.fromstring(activate_status(cam).content)[0].text == "false"
 
@@ -455,7 +447,7 @@ def test_basic_restore_keeps_activation_and_network(make_cam: Callable[..., SimC
     assert requests.put(url, auth=auth, timeout=2).status_code == 200
     cam.power_off()
     cam.power_on()
-    assert wait_until(lambda: cam.online)
+    assert wait_until(lambda: cam.online) is not None
     assert cam.activated and cam.dhcp and cam.resets == 1 and cam.last_reset == "basic"
     assert device_info(cam, PASSWORD).status_code == 200
 
@@ -473,13 +465,13 @@ def test_watch_follows_two_callables(make_cam: Callable[..., SimCamera]) -> None
     relay = {"power": True, "pin": False}
     cam.watch(lambda: relay["power"], lambda: relay["pin"], poll_s=0.002)
     relay["power"] = False
-    assert wait_until(lambda: not cam.online, 1)
+    assert wait_until(lambda: not cam.online, 1) is not None
     relay["pin"] = True
     time.sleep(0.02)
     relay["power"] = True
     time.sleep(HOLD_S + 0.05)
     relay["pin"] = False
-    assert wait_until(lambda: cam.online)
+    assert wait_until(lambda: cam.online) is not None
     assert not cam.activated and cam.resets == 1 and cam.power_cycles == 1
     cam.unwatch()
 
@@ -492,6 +484,6 @@ def test_start_unpowered_and_context_manager() -> None:
     try:
         assert not cold.online and not cold.powered
         cold.power_on()
-        assert wait_until(lambda: cold.online)
+        assert wait_until(lambda: cold.online) is not None
     finally:
         cold.stop()

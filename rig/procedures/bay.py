@@ -7,14 +7,14 @@ never imports gpiozero, serial or requests, so tests run an 18 s hold in millise
 
 from __future__ import annotations
 
-from abc import ABC, abstractmethod
+from abc import abstractmethod
 from collections.abc import Callable
-from typing import Any
 
 from rig.errors import HardwareFault
 from rig.hardware.base import MAX_PRESS_S
 from rig.hardware.bay import BayHardware
-from rig.job import Plan, StepName, Unit, Verdict
+from rig.job import Plan, StepName, Verdict
+from rig.procedures.base import VerifiedProcedure
 from rig.runner import JobContext
 from rig.verify.base import Verifier
 
@@ -23,7 +23,7 @@ from rig.verify.base import Verifier
 GUARD_MARGIN_S = 1.5
 
 
-class BayProcedure(ABC):
+class BayProcedure(VerifiedProcedure):
     """One attempt at resetting the unit in one bay (a strategy of rig.runner)."""
 
     def __init__(
@@ -45,19 +45,8 @@ class BayProcedure(ABC):
     # -- what the runner reads ------------------------------------------------------------
 
     @property
-    def unit(self) -> Unit:
-        return self.verifier.unit
-
-    @property
-    def evidence(self) -> list[dict[str, Any]]:
-        return self.verifier.evidence
-
-    @property
     def hold_s(self) -> float | None:
         return self._hold_s
-
-    def aborted_note(self) -> str | None:
-        return None
 
     def run(self, job: JobContext) -> Verdict:
         self.rest(job)

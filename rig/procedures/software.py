@@ -18,7 +18,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from rig.job import Plan, ProcedureName, StepName, Unit, Verdict
+from rig.job import Plan, ProcedureName, StepName, Verdict
 from rig.network.isapi import (
     DEVICE_INFO_PATH,
     STATUS_OK,
@@ -31,6 +31,7 @@ from rig.network.isapi import (
 )
 from rig.network.sadp import SadpReply, serial_matches
 from rig.outcomes import Outcome
+from rig.procedures.base import VerifiedProcedure
 from rig.runner import JobContext, Stop
 from rig.software.targets import Password, Target
 from rig.verify.network import IsapiFactory
@@ -56,8 +57,10 @@ class SoftwareOptions:
         return ProcedureName(f"software-{self.mode}")
 
 
-class SoftwareReset:
+class SoftwareReset(VerifiedProcedure):
     """One unit's software reset, a strategy of the job runner (rig.runner)."""
+
+    verifier: SoftwareVerifier
 
     def __init__(
         self,
@@ -87,25 +90,10 @@ class SoftwareReset:
         # refused reboot after that leaves the reset pending, and the reason must say so.
         self.pending = False
 
-    @property
-    def unit(self) -> Unit:
-        return self.verifier.unit
-
-    @property
-    def evidence(self) -> list[dict[str, Any]]:
-        return self.verifier.evidence
-
-    @property
-    def hold_s(self) -> float | None:
-        return None  # nothing was held: the unit reset itself
-
     def aborted_note(self) -> str | None:
         if self.pending:
             return "the reset was accepted and is pending until the unit restarts"
         return None
-
-    def make_safe(self, job: JobContext) -> None:
-        """Nothing of the rig's moved: no bay, no actuator."""
 
     def run(self, job: JobContext) -> Verdict:
         before = self._find(job)

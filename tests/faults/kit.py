@@ -39,6 +39,7 @@ from rig.sim.bench import relay_feeds_power
 from rig.sim.board import SimBoard
 from rig.sim.camera import CameraSpec, SimCamera
 from rig.sim.network import SimNetwork
+from tests.fakes import wait_until
 
 HARNESS = Path(__file__).with_name("rig_with_pin_log.py")
 RELAY_GPIO, SOLENOID_GPIO = 17, 27
@@ -57,15 +58,6 @@ RESET_HOLD_S = 0.8  # the simulated bootloader resets on a hold this long from p
 POLL_S = 0.1
 SETTLE_S = 0.3
 BOOT_TIMEOUT_S = 5.0  # the config's minimum
-
-
-def wait_until(predicate: Callable[[], object], timeout_s: float, step_s: float = 0.001) -> bool:
-    deadline = time.monotonic() + timeout_s
-    while not predicate():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(step_s)
-    return True
 
 
 # -- the bays --------------------------------------------------------------------------------
@@ -406,7 +398,7 @@ class RigProcess:
         return any(fragment in line for line in list(self.err))
 
     def wait_said(self, fragment: str, timeout_s: float) -> None:
-        assert wait_until(lambda: self.said(fragment), timeout_s, 0.01), (
+        assert wait_until(lambda: self.said(fragment), timeout_s, 0.01) is not None, (
             f"rig did not say {fragment!r} within {timeout_s} s; stderr:\n" + "\n".join(self.err)
         )
 

@@ -39,6 +39,7 @@ from rig.records.lock import DataDirLock
 from rig.records.store import RecordStore
 from rig.sim.board import SimBoard
 from rig.sim.camera import SimCamera
+from tests.fakes import wait_until
 from tests.faults.kit import (
     HEARTBEAT_SAFE_S,
     LABEL,
@@ -65,7 +66,6 @@ from tests.faults.kit import (
     step,
     step_names,
     unmount,
-    wait_until,
     wire,
 )
 
@@ -121,7 +121,7 @@ def test_signal_mid_hold_makes_the_bay_safe_within_100_ms(
     with RigProcess(args, cwd=tmp_path, pin_log=pin_log(proc_bay)) as rig:
         if command == "run":
             rig.send(LABEL + "\n")  # the operator scans a unit
-        assert wait_until(proc_bay.pin_is_down, 15, 0.005), "the hold never began"
+        assert wait_until(proc_bay.pin_is_down, 15, 0.005) is not None, "the hold never began"
         time.sleep(0.3)  # well into the hold
         sent_at = rig.signal(sig)
         done = rig.finish()
@@ -162,11 +162,11 @@ def test_sigkill_mid_hold_the_board_releases_and_the_restart_marks_the_job(
         config.write_text(config_text(bay, data_dir, hold_s=20))
         with RigProcess(["run", "--config", str(config)], cwd=tmp_path) as rig:
             rig.send(LABEL + "\n")
-            assert wait_until(bay.pin_is_down, 15, 0.005)
+            assert wait_until(bay.pin_is_down, 15, 0.005) is not None
             time.sleep(0.3)
             killed_at = rig.signal(signal.SIGKILL)
             killed = rig.finish()
-        assert wait_until(lambda: not bay.pin_is_down() and bay.power_is_on(), 5)
+        assert wait_until(lambda: not bay.pin_is_down() and bay.power_is_on(), 5) is not None
         released_at, powered_at = bay.released_by(killed_at), bay.powered_by(killed_at)
         assert released_at is not None and released_at - killed_at <= HEARTBEAT_SAFE_S
         assert powered_at is not None and powered_at - killed_at <= HEARTBEAT_SAFE_S
@@ -205,19 +205,22 @@ def test_board_lost_mid_hold_at_the_station(failure: str, tmp_path: Path, camera
         )
         with RigProcess(["run", "--config", str(config)], cwd=tmp_path) as rig:
             rig.send(label(camera) + "\n")
-            assert wait_until(bay.pin_is_down, 15, 0.005)
+            assert wait_until(bay.pin_is_down, 15, 0.005) is not None
             time.sleep(0.3)
             failed_at = time.monotonic()
             if failure == "unplugged":
                 board.unplug()  # an unpowered board: relays and gates off
             else:
                 board.reboot("watchdog")  # the firmware starts over: all safe
-            assert wait_until(lambda: not bay.pin_is_down() and bay.power_is_on(), 0.1)
+            assert wait_until(lambda: not bay.pin_is_down() and bay.power_is_on(), 0.1) is not None
             rig.wait_said("bay A: hardware_fault (1 attempt(s))", 10)
             # The operator tries the unit again: rig no longer trusts the board in this run.
             rig.send(label(camera) + "\n")
-            assert wait_until(
-                lambda: len(jobs(data_dir)) == 2 and jobs(data_dir)[1]["outcome"], 10, 0.05
+            assert (
+                wait_until(
+                    lambda: len(jobs(data_dir)) == 2 and jobs(data_dir)[1]["outcome"], 10, 0.05
+                )
+                is not None
             )
             rig.send("q\n")
             done = rig.finish()
@@ -273,7 +276,8 @@ def test_camera_that_never_comes_back(
     neighbour = cameras.add(2, online=False)
 
     def boot_the_neighbour_after_the_release() -> None:
-        if wait_until(bay.pin_is_down, 15) and wait_until(lambda: not bay.pin_is_down(), 15):
+        pressed = wait_until(bay.pin_is_down, 15) is not None
+        if pressed and wait_until(lambda: not bay.pin_is_down(), 15) is not None:
             neighbour.power_on()
 
     threading.Thread(target=boot_the_neighbour_after_the_release, daemon=True).start()
@@ -546,7 +550,7 @@ def test_second_station_on_the_same_records_refuses(tmp_path: Path, cameras: Cam
         )
         with RigProcess(["run", "--config", str(config)], cwd=tmp_path) as first:
             first.send(label(camera) + "\n")
-            assert wait_until(bay.pin_is_down, 15, 0.005)
+            assert wait_until(bay.pin_is_down, 15, 0.005) is not None
             seconds = []
             for args in (["run"], ["reset", "--serial", label(camera)]):
                 with RigProcess([*args, "--config", str(config)], cwd=tmp_path) as second:
