@@ -12,6 +12,7 @@ from pathlib import Path
 from rig.clock import Clock
 from rig.config import BayConfig, RigConfig
 from rig.hardware.factory import build_bay
+from rig.hardware.gpio import pins_in_use
 from rig.job import JobReport
 from rig.jobs import carry_over_rest, run_unit
 from rig.operator import Operator
@@ -45,6 +46,7 @@ def reset_bays(
     units: list[list[JobReport]] = []
     with open_session(config, bays, data_dir, clock=clock, operator=operator) as session:
         runner = session.runner(clock)
+        told: set[str] = set()
         progress = progress or Progress(clock)
         with progress:
             for bay in bays:
@@ -52,6 +54,10 @@ def reset_bays(
                     bay, config, clock, operator, pin_factory=pin_factory, boards=session.boards
                 )
                 session.guard.add(hw)
+                pins = pins_in_use([hw.power, hw.presser])
+                if pins is not None and pins not in told:
+                    told.add(pins)  # said once, at the first bay that drives Pi pins
+                    operator.tell(pins)
                 try:
                     carry_over_rest(session.store, hw, clock)
                     reports = run_unit(

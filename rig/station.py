@@ -25,6 +25,7 @@ from rig.config import BayConfig, RigConfig
 from rig.errors import Aborted, UsageError
 from rig.hardware.bay import BayHardware
 from rig.hardware.factory import build_bay
+from rig.hardware.gpio import pins_in_use
 from rig.identity import check_serial
 from rig.job import JobReport
 from rig.jobs import carry_over_rest, run_unit
@@ -145,6 +146,9 @@ class Station:
                 hw.make_safe()
                 carry_over_rest(store, hw, self.clock)
                 bays.append((bay, hw))
+            parts = [part for _, hw in bays for part in (hw.power, hw.presser)]
+            if (pins := pins_in_use(parts)) is not None:
+                self.operator.tell(pins)
             self.operator.tell(
                 "station ready: load a unit, scan its label (or type BAY SERIAL); q to finish"
             )

@@ -274,3 +274,33 @@ def test_a_board_bay_without_opened_boards_is_a_config_error(clock: FakeClock) -
     )
     with pytest.raises(ConfigError, match=r"^rig.toml: bay A: board 'b1' used but no boards"):
         build_bay(config.bays[0], config, clock, ScriptedOperator())
+
+
+def test_a_pwm_solenoid_is_refused_on_pins_without_pwm(clock: FakeClock) -> None:
+    from gpiozero.pins.mock import MockPin
+
+    from rig.errors import ConfigError
+    from rig.hardware.gpio import GpioSolenoid, describe_pin_factory, pins_in_use
+
+    plain = MockFactory(pin_class=MockPin)  # like gpiozero's native pins: no PWM
+    try:
+        assert describe_pin_factory(plain) == ("mock", False)
+        with pytest.raises(ConfigError) as refused:
+            GpioSolenoid(27, clock, name="bay A solenoid", pin_factory=plain)
+        assert str(refused.value) == (
+            "bay A solenoid: GPIO27 needs PWM for hit-and-hold, but the pin factory 'mock' has"
+            " none: install lgpio (see the README) or set pwm = false"
+        )
+        assert plain.pin(27).function == "input"  # refused before the pin was touched
+        on_off = GpioSolenoid(27, clock, pwm=False, pin_factory=plain)  # plain on/off works
+        assert pins_in_use([on_off]) == "GPIO pins: mock pin factory (no PWM)"
+        on_off.close()
+    finally:
+        plain.reset()
+    pwm = MockFactory(pin_class=MockPWMPin)
+    try:
+        solenoid = GpioSolenoid(27, clock, pin_factory=pwm)
+        assert pins_in_use([solenoid]) == "GPIO pins: mock pin factory"
+        solenoid.close()
+    finally:
+        pwm.reset()

@@ -295,3 +295,21 @@ def test_a_hold_its_guard_ended_early_is_a_hardware_fault_on_record(
     hold = next(s for s in result.steps if s.name == "hold").details
     assert hold == {"target_hold_s": 18.0, "auto_released": True, "pressed_s": 12.5}
     assert pins.pin(RELAY).state == 1  # the camera has its power back
+
+
+def test_the_rest_overlaps_the_next_units_identification_and_power_off(
+    run: Callable[..., Result], pins: MockFactory, clock: FakeClock
+) -> None:
+    bay = make_bay(pins, clock)
+    first = run(bay, ScriptedVerifier(clock))
+    released = next(s for s in first.steps if s.name == "hold").ended_mono
+    assert released is not None
+    second = run(bay, ScriptedVerifier(clock))
+    steps = {s.name: s for s in second.steps}
+    names = [s.name for s in second.steps]
+    # Identified and cut at once; only the press waits for the rest (18.05 s, the last press).
+    assert names[:4] == ["identify", "power_off", "cooldown", "press"]
+    assert steps["identify"].started_mono == pytest.approx(released)
+    assert steps["press"].started_mono == pytest.approx(released + 18.05)
+    assert steps["cooldown"].details["rest_s"] == pytest.approx(18.05 - 5.0)
+    assert second.outcome is Outcome.RESET_VERIFIED

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import functools
 import os
-from collections.abc import Hashable
+from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,6 +19,7 @@ from gpiozero import Device, DigitalOutputDevice, OutputDevice, PWMOutputDevice
 from gpiozero.pins.mock import MockFactory, MockPWMPin
 
 from rig.clock import Clock, Timer
+from rig.errors import ConfigError
 from rig.hardware.base import GuardedPresser, PowerSwitch
 from rig.hardware.settings import BuildContext, Resources, Role
 from rig.tomlcheck import Table
@@ -92,8 +93,16 @@ class GpioSolenoid(GuardedPresser):
         self._hit_timer: Timer | None = None
         self._device: PWMOutputDevice | DigitalOutputDevice
         if pwm:
+            factory = resolved_pin_factory(pin_factory)
+            name_of, has_pwm = describe_pin_factory(factory)
+            if not has_pwm:
+                # Refused before anything moves: the first press would fail mid-sequence.
+                raise ConfigError(
+                    f"{name}: GPIO{gpio} needs PWM for hit-and-hold, but the pin factory"
+                    f" {name_of!r} has none: install lgpio (see the README) or set pwm = false"
+                )
             self._device = PWMOutputDevice(
-                gpio, frequency=pwm_hz, initial_value=0, pin_factory=pin_factory
+                gpio, frequency=pwm_hz, initial_value=0, pin_factory=factory
             )
         else:
             self._device = DigitalOutputDevice(gpio, initial_value=False, pin_factory=pin_factory)
@@ -128,6 +137,36 @@ class GpioSolenoid(GuardedPresser):
 
 
 # -- the pin factory ------------------------------------------------------------------------
+
+#: gpiozero's factories by class, as a technician knows them; native pins have no PWM.
+_FACTORY_NAMES = {
+    "LGPIOFactory": "lgpio",
+    "RPiGPIOFactory": "RPi.GPIO",
+    "PiGPIOFactory": "pigpio",
+    "NativeFactory": "native",
+    "MockFactory": "mock",
+}
+
+
+def resolved_pin_factory(explicit: Any = None) -> Any:
+    """The factory a device built now would get: `explicit`, or gpiozero's default, chosen
+    (lgpio, RPi.GPIO, pigpio, native, in that order) the way gpiozero itself chooses it."""
+    factory = pin_factory_for(explicit)
+    if factory is None:
+        Device.ensure_pin_factory()
+        factory = Device.pin_factory
+    return factory
+
+
+def describe_pin_factory(factory: Any) -> tuple[str, bool]:
+    """(name, can it do PWM?) of a gpiozero pin factory: rig says at start which one it got."""
+    kind = type(factory).__name__
+    name = _FACTORY_NAMES.get(kind, kind)
+    if kind == "NativeFactory":
+        return name, False  # gpiozero's pure-Python pins: no PWM, and no Pi 5
+    if isinstance(factory, MockFactory):
+        return name, issubclass(factory.pin_class, MockPWMPin)
+    return name, True
 
 
 def pin_factory_for(explicit: Any = None) -> Any:
@@ -230,3 +269,12 @@ def read_presser(t: Table, resources: Resources) -> GpioPresser:
         hold_duty=t.number("hold_duty", 0.5, lo=0.2, hi=1.0),
         pwm_hz=t.integer("pwm_hz", 1000, lo=50, hi=20000),
     )
+
+
+def pins_in_use(parts: Sequence[object]) -> str | None:
+    """The line rig says at start when some bay drives Pi GPIOs: which pin factory it got."""
+    devices = [p for p in parts if isinstance(p, GpioRelay | GpioSolenoid)]
+    if not devices:
+        return None
+    name, has_pwm = describe_pin_factory(devices[0].pin.factory)
+    return f"GPIO pins: {name} pin factory" + ("" if has_pwm else " (no PWM)")

@@ -49,7 +49,6 @@ class BayProcedure(VerifiedProcedure):
         return self._hold_s
 
     def run(self, job: JobContext) -> Verdict:
-        self.rest(job)
         self.reset(job)
         return self.verify(job)
 
@@ -67,6 +66,8 @@ class BayProcedure(VerifiedProcedure):
     # -- the shared steps -------------------------------------------------------------------
 
     def rest(self, job: JobContext) -> None:
+        """Wait out what is left of the solenoid's rest. Called right before the press: the
+        identification and the power-off of the next unit overlap the rest of the last."""
         rest_s = self.bay.presser.rest_remaining_s()
         if rest_s > 0:
             with job.step(StepName.COOLDOWN, rest_s=round(rest_s, 3)):

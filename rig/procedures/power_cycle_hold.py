@@ -31,6 +31,7 @@ class PowerCycleHold(BayProcedure):
             d["off_s"] = round(clock.monotonic() - cut_at, 4)
         if not gone:
             raise stop(Outcome.HARDWARE_FAULT, "power did not cut: the unit kept answering")
+        self.rest(job)
         with job.step(StepName.PRESS, max_s=self.guard_s()):
             job.stage("pressing")
             press_sent = clock.monotonic()

@@ -16,6 +16,7 @@ class RunningHold(BayProcedure):
 
     def reset(self, job: JobContext) -> None:
         self.identify(job, cut=False)
+        self.rest(job)
         with job.step(StepName.PRESS, max_s=self.guard_s()):
             job.stage("pressing")
             down_at = job.clock.monotonic()  # the pin goes down at once; the hit is hold
