@@ -10,7 +10,9 @@ Prints one table per question (no fake clock anywhere):
 4. throughput with 1, 4 and 16 bays (boards of 4 channels, units reloaded as soon as a bay is
    ready): units per hour and the ratio to one bay;
 5. CPU seconds per unit and peak RSS of the station process (the simulated cameras and boards
-   run in the same process, so these are upper bounds), and CPU while idle.
+   run in the same process, so these are upper bounds), and CPU while idle;
+6. the solenoid's rest overlapping the next unit: from one unit's release to the next unit's
+   press in the same bay (the next unit waiting), against waiting the rest out first.
 
 `--quick` runs small numbers (a smoke test, not figures to quote).
 """
@@ -18,6 +20,7 @@ Prints one table per question (no fake clock anywhere):
 from __future__ import annotations
 
 import argparse
+import itertools
 import queue
 import resource
 import statistics
@@ -27,6 +30,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from gpiozero.pins.mock import MockFactory, MockPWMPin
 from rich.console import Console
@@ -186,6 +190,10 @@ class StationRun:
     cpu_s: float
     overheads_s: list[float] = field(default_factory=list)
     latencies_s: list[float] = field(default_factory=list)
+    # Release of one unit -> press of the next in the same bay: as run, and as it was when the
+    # rest had to be over before the next unit was even identified.
+    release_to_press_s: list[float] = field(default_factory=list)
+    rest_first_s: list[float] = field(default_factory=list)
 
     @property
     def per_hour(self) -> float:
@@ -292,18 +300,41 @@ def run_station(bays: int, timing: Timing, *, poll_s: float, settle_s: float) ->
     for job in jobs:
         steps = {s["name"]: s for s in job["steps"]}
         # The job from the press of Enter to its verdict, less the cut-slot wait (a station
-        # rule, zero with one bay) and the waits the procedure and the camera mandate.
+        # rule, zero with one bay), the solenoid's rest and the waits the procedure and the
+        # camera mandate.
         span = steps["safe"]["ended_mono"] - steps["identify"]["started_mono"]
-        run.overheads_s.append(span - mandated)
+        run.overheads_s.append(span - mandated - _took(steps.get("cooldown")))
         back = next((e for e in job["evidence"] if e["check"] == "back"), None)
         if back is not None:
             run.latencies_s.append(back["after_s"] - timing.boot_s)
+    _rest_overlap(jobs, run)
     for camera in cameras.values():
         camera.stop()
     network.stop()
     for board in boards:
         board.stop()
     return run
+
+
+def _took(step: dict[str, Any] | None) -> float:
+    return 0.0 if step is None else step["ended_mono"] - step["started_mono"]
+
+
+def _rest_overlap(jobs: list[dict[str, Any]], run: StationRun) -> None:
+    by_bay: dict[str, list[dict[str, dict[str, Any]]]] = {}
+    for job in jobs:
+        by_bay.setdefault(job["bay"], []).append({s["name"]: s for s in job["steps"]})
+    for steps in by_bay.values():
+        for last, this in itertools.pairwise(steps):
+            released = last["hold"]["ended_mono"]
+            rest_s = last["hold"]["details"].get("pressed_s", 0.0)
+            to_identify = this["identify"]["started_mono"] - released
+            identify_to_press = this["press"]["started_mono"] - this["identify"]["started_mono"]
+            run.release_to_press_s.append(this["press"]["started_mono"] - released)
+            # Before: the rest waited out first, then the whole identification and power-off.
+            run.rest_first_s.append(
+                max(to_identify, rest_s) + identify_to_press - _took(this.get("cooldown"))
+            )
 
 
 def idle_cpu(seconds: float) -> float:
@@ -402,6 +433,23 @@ def main(argv: list[str] | None = None) -> int:
             f"{run.per_hour / one.per_hour:.1f}",
             f"{run.cpu_s / max(run.units, 1):.3f}",
         )
+    console.print(table)
+    # A boot shorter than the rest: the next unit's identification and power-off fall inside
+    # the solenoid's rest instead of after it.
+    rest = run_station(
+        1,
+        Timing(off_s=timing.off_s, hold_s=timing.hold_s, boot_s=0.5, rounds=3),
+        poll_s=poll_s,
+        settle_s=settle_s,
+    )
+    table = Table(
+        title=f"6. the solenoid's rest overlaps the next unit (one bay, hold {timing.hold_s:g} s,"
+        f" off {timing.off_s:g} s, boot 0.5 s, the next unit waiting)"
+    )
+    for column in ("release -> next press", "median s", "worst s"):
+        table.add_column(column)
+    table.add_row("as run (rest overlaps identify + power-off)", *_s(rest.release_to_press_s))
+    table.add_row("rest waited out before identifying", *_s(rest.rest_first_s))
     console.print(table)
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     idle = idle_cpu(3.0 if args.quick else 10.0)
