@@ -68,6 +68,11 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("run", help="the station: every bay at once, units scanned in")
     with_config(p)
     p.add_argument("--no-retry", action="store_true", help="no escalation to longer holds")
+    p.add_argument(
+        "--no-stdin",
+        action="store_true",
+        help="read no scans from stdin, only from [station] scanner (the systemd service)",
+    )
 
     p = sub.add_parser("selftest", help="click the relay and tap the solenoid of a bay")
     with_config(p)
@@ -113,6 +118,17 @@ def _parser() -> argparse.ArgumentParser:
     with_config(p)
     p.add_argument("--window-s", type=float, default=2.0, help="listen this long (default 2)")
     p.add_argument("--json", action="store_true", help="one JSON object per unit")
+
+    p = sub.add_parser("doctor", help="check the station: config, pins, boards, network, disk")
+    with_config(p)
+    p.add_argument("--json", action="store_true", help="one JSON object per check on stdout")
+
+    p = sub.add_parser(
+        "install-service", help="install `rig run` as a systemd service, and the boards' udev rule"
+    )
+    p.add_argument("--user", default="rig", help="the user the service runs as (default: rig)")
+    p.add_argument("--prefix", type=Path, default=Path("/etc"), help="default: /etc")
+    p.add_argument("--root", type=Path, help="stage everything under this directory instead")
     return parser
 
 
@@ -164,19 +180,30 @@ def cmd_reset(args: argparse.Namespace, *, clock: Clock | None = None) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    import io
+
+    from rig.notify import Notifier
+    from rig.scanner import scan_lines
     from rig.station import Station
 
     config = load_config(args.config)
     operator = TerminalOperator()
+    if args.no_stdin and config.station.scanner is None:
+        raise UsageError(f"--no-stdin: no scan could come: set [station] scanner in {args.config}")
+    # stdin; with [station] scanner, the scanner (and stdin when it is a terminal, and not
+    # --no-stdin: a service's stdin is /dev/null, whose end must not stop the station)
+    scans = scan_lines(config, io.StringIO() if args.no_stdin else sys.stdin)
     station = Station(
         config,
         clock=SystemClock(),
         data_dir=resolve_data_dir(args.data_dir, config),
         operator=operator,
-        scans=sys.stdin,
+        scans=scans,
         retry=not args.no_retry,
+        notifier=Notifier.from_env(),  # systemd's READY, STOPPING and watchdog; else no-ops
     )
-    code = station.run()
+    with scans:  # closing ungrabs the scanner
+        code = station.run()
     operator.tell(station.tally.line(station.clock.monotonic()))
     return code
 
@@ -375,11 +402,45 @@ def _unit_json(reply: SadpReply) -> dict[str, object]:
     }
 
 
+def cmd_doctor(args: argparse.Namespace) -> int:
+    """One line per check (rig.doctor); exit 0 unless one fails, 2 if it is the config."""
+    from rich.text import Text
+
+    from rig.doctor import Status, iter_checks
+
+    console = Console(soft_wrap=True, highlight=False) if sys.stdout.isatty() else None
+    colours = {Status.PASS: "green", Status.WARN: "yellow", Status.FAIL: "bold red"}
+    checks = []
+    for check in iter_checks(args.config, args.data_dir):
+        checks.append(check)
+        if args.json:
+            print(json.dumps(check.as_json(), sort_keys=True), flush=True)
+        elif console is not None:
+            status = Text(str(check.status), style=colours.get(check.status, "dim"))
+            console.print(Text.assemble(status, " ", check.message))
+        else:
+            print(check.line(), flush=True)
+    if any(c.check == "config" and c.status is Status.FAIL for c in checks):
+        return EXIT_USAGE
+    return EXIT_FAILED if any(c.status is Status.FAIL for c in checks) else EXIT_OK
+
+
+def cmd_install_service(args: argparse.Namespace) -> int:
+    """The unit, the udev rule and rig.toml (rig.systemd), then the commands to run next."""
+    from rig.systemd import install
+
+    for line in install(user=args.user, prefix=args.prefix, root=args.root).lines:
+        print(line)
+    return EXIT_OK
+
+
 COMMANDS = {
     "run": cmd_run,
+    "install-service": cmd_install_service,
     "board": cmd_board,
     "demo": cmd_demo,
     "discover": cmd_discover,
+    "doctor": cmd_doctor,
     "reset": cmd_reset,
     "selftest": cmd_selftest,
     "profiles": cmd_profiles,

@@ -11,7 +11,7 @@ import heapq
 import itertools
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Protocol
 
 
@@ -114,26 +114,91 @@ class FakeClock:
         self._now = end
 
 
+class Alarm(threading.Event):
+    """A `threading.Event` that also sets the events listening to it (`also_set`).
+
+    threading has no wait for any of several events: a wait that must end on any of them
+    waits on one Event that each of them sets (StoppableClock's waits, below).
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._also: list[threading.Event] = []
+        self._also_lock = threading.Lock()
+
+    def also_set(self, event: threading.Event) -> None:
+        """Set `event` whenever this alarm is set (at once, if it is set already)."""
+        with self._also_lock:
+            self._also.append(event)
+        if self.is_set():
+            event.set()
+
+    def set(self) -> None:
+        super().set()
+        with self._also_lock:
+            also = list(self._also)
+        for event in also:
+            event.set()
+
+
+class Tripwire(Protocol):
+    """Something a worker's waits watch, which ends them when it trips (a bay's board link,
+    rig.hardware.board: unplugged or rebooted, it raises `HardwareFault`)."""
+
+    def check(self) -> None:
+        """Raise the error the wait must end with, once tripped; return while all is well."""
+
+    def also_set(self, event: threading.Event) -> None:
+        """Set `event` (from any thread) every time this trips."""
+
+
 class StoppableClock:
-    """A clock whose waits end at once, raising `Aborted`, when the station is stopping.
+    """A clock whose waits end at once, raising `Aborted`, when the station is stopping, and,
+    raising the tripwire's own error, when a tripwire it watches trips.
 
     The station's bays run in worker threads; a signal lands on the main thread, which makes
     every bay safe and sets `stop`. Each worker then leaves its hold or boot wait here instead
-    of finishing a procedure whose actuators are already released.
+    of finishing a procedure whose actuators are already released. A bay's clock also watches
+    the board links of its actuators: a board that vanishes or reboots mid-hold ends the hold
+    (and the job, `hardware_fault`) at once, rather than when the planned hold is over.
+
+    Every source rings one Event a wait sleeps on: `stop` itself when nothing else is watched;
+    with tripwires, an Event of this clock that they and `stop` (then an `Alarm`) set.
     """
 
     _SPIN_S = 0.002
 
-    def __init__(self, clock: Clock, stop: threading.Event, reason: Callable[[], str]) -> None:
+    def __init__(
+        self,
+        clock: Clock,
+        stop: threading.Event,
+        reason: Callable[[], str],
+        *,
+        tripwires: Sequence[Tripwire] = (),
+    ) -> None:
         self._clock = clock
         self._stop = stop
         self._reason = reason
+        self._tripwires = tuple(tripwires)
+        self._wake = stop
+        if self._tripwires:
+            if not isinstance(stop, Alarm):
+                raise TypeError("a StoppableClock with tripwires needs an Alarm as its stop")
+            self._wake = threading.Event()
+            stop.also_set(self._wake)
+            for tripwire in self._tripwires:
+                tripwire.also_set(self._wake)
 
     def _check(self) -> None:
+        if self._wake is not self._stop:
+            # Cleared before the checks, so a trip between them and the wait is not lost.
+            self._wake.clear()
         if self._stop.is_set():
             from rig.errors import Aborted
 
             raise Aborted(self._reason())
+        for tripwire in self._tripwires:
+            tripwire.check()
 
     def monotonic(self) -> float:
         return self._clock.monotonic()
@@ -156,7 +221,7 @@ class StoppableClock:
             if remaining <= 0:
                 return
             if remaining > self._SPIN_S:
-                self._stop.wait(remaining - self._SPIN_S)
+                self._wake.wait(remaining - self._SPIN_S)
 
     def call_later(self, delay_s: float, callback: Callable[[], None]) -> Timer:
         return self._clock.call_later(delay_s, callback)

@@ -64,6 +64,9 @@ class NetworkConfig:
 class StationConfig:
     name: str = field(default_factory=socket.gethostname)
     data_dir: Path | None = None
+    # The barcode scanner's input device (a path under /dev/input/by-id/), read by rig.scanner.
+    # Not checked here: a scanner unplugged at start is waited for (`rig doctor` checks it).
+    scanner: str | None = None
 
 
 @dataclass(frozen=True)
@@ -130,12 +133,13 @@ def _station(t: Table | None, base_dir: Path) -> StationConfig:
         return StationConfig()
     name = t.text("name", None) or socket.gethostname()
     data_dir = t.text("data_dir", None)
+    scanner = t.text("scanner", None)
     t.finish()
     path = None
     if data_dir is not None:
         path = Path(os.path.expandvars(data_dir)).expanduser()
         path = path if path.is_absolute() else base_dir / path
-    return StationConfig(name=name, data_dir=path)
+    return StationConfig(name=name, data_dir=path, scanner=scanner)
 
 
 def _network(t: Table | None) -> NetworkConfig:
@@ -238,6 +242,7 @@ EXAMPLE_CONFIG = """\
 [station]
 # name = "bench-1"                 # shown in records and reports (default: the hostname)
 # data_dir = "~/.local/share/rig"  # where the SQLite records live (default: user data dir)
+# scanner = "/dev/input/by-id/usb-SCANNER-event-kbd"  # a USB barcode scanner for `rig run`
 
 [network]
 # Where SADP probes go. On the bench leave the multicast default; tests use 127.0.0.1:PORT.

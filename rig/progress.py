@@ -1,7 +1,9 @@
 """The live progress display on stderr: the stage each bay is in and the countdown.
 
 stdout stays clean for `--json`. On a terminal it is a rich Live table refreshed a few times a
-second; elsewhere (a log file, CI) each stage is one plain line. Rows are bays (`rig reset`,
+second; elsewhere (a log file, CI, the journal of `rig run` as a service) each stage is one
+plain line, never wrapped and free of control codes, that starts with what it is about
+(`bay A: holding (12.0 s left)`, `station: units done ...`). Rows are bays (`rig reset`,
 `rig run`) or, for a software reset that uses no bay, the units as the operator named them.
 """
 
@@ -54,8 +56,7 @@ class Progress:
             state.stage, state.deadline = name, deadline
         if self._live is None:
             left = self._left(deadline)
-            line = f"{self._rows} {bay}: {name}" + (f" ({left})" if left else "")
-            self.console.print(line, markup=False, highlight=False)
+            self._line(f"{self._rows} {bay}: {name}" + (f" ({left})" if left else ""))
 
     def unit(self, bay: str, unit: str) -> None:
         with self._lock:
@@ -68,13 +69,18 @@ class Progress:
         if self._live is None:
             # Off a terminal (a service's journal, a log file) `rig run` has no other line that
             # says how a unit ended; on one, the live table's outcome column shows it.
-            self.console.print(f"{self._rows} {bay}: {outcome}", markup=False, highlight=False)
+            self._line(f"{self._rows} {bay}: {outcome}")
 
     def summary(self, line: str) -> None:
         with self._lock:
             self._summary = line
         if self._live is None:
-            self.console.print(line)
+            self._line(f"station: {line}")
+
+    def _line(self, text: str) -> None:
+        # One journal entry per line: as it is (no markup, no highlighting), never wrapped at
+        # the 80 columns rich assumes off a terminal.
+        self.console.print(text, markup=False, highlight=False, soft_wrap=True)
 
     def _left(self, deadline: float | None) -> str:
         if deadline is None:

@@ -8,6 +8,12 @@ least `CUT_SPACING_S` apart, so "the unit that vanished" always names one unit.
 
 Crash safety: at start, jobs a dead station left running are marked `aborted` (interrupted)
 and every bay is put in its safe state before anything else happens.
+
+Boards that come back: a bay's jobs run on a clock that watches the bay's board links, so a
+board that vanishes or reboots mid-job ends the job's wait (the hold) at once, `hardware_fault`.
+Every bay on that board is then held back (it takes no unit; a scan for it is refused or goes
+to another bay) while the board's `BoardKeeper` reconnects it between jobs: the same port,
+HELLO, SAFE, and only then do its bays take units again, without a restart.
 """
 
 from __future__ import annotations
@@ -15,20 +21,24 @@ from __future__ import annotations
 import logging
 import queue
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
+from typing import Any
 
-from rig.clock import Clock, StoppableClock
+from rig.clock import Alarm, Clock, StoppableClock
 from rig.config import BayConfig, RigConfig
 from rig.errors import Aborted, UsageError
 from rig.hardware.bay import BayHardware
+from rig.hardware.board import BoardKeeper, BoardLink, board_links
 from rig.hardware.factory import build_bay
 from rig.hardware.gpio import pins_in_use
 from rig.identity import check_serial
 from rig.job import JobReport
 from rig.jobs import carry_over_rest, run_unit
+from rig.notify import DEFAULT_GRACE_S, Liveness, Notifier, Party, Watchdog
 from rig.operator import Operator
 from rig.outcomes import Outcome
 from rig.progress import Progress
@@ -40,6 +50,14 @@ log = logging.getLogger(__name__)
 #: Minimum time between two bays' power cuts: longer than the SADP poller needs to see one
 #: unit vanish before the next may.
 CUT_SPACING_S = 1.0
+
+
+def liveness_grace_s(config: RigConfig) -> float:
+    """How long a bay may work with no new stage before the watchdog calls it stuck
+    (rig.notify): longer than any step without a deadline (identifying waits a few SADP polls,
+    judging makes a few HTTP calls of up to `http_timeout_s` each), never under a minute."""
+    net = config.network
+    return max(DEFAULT_GRACE_S, 4 * net.http_timeout_s + 8 * net.sadp_poll_s + net.settle_s + 10)
 
 
 class CutGate:
@@ -93,7 +111,17 @@ class Station:
         pin_factory: object = None,
         retry: bool = True,
         cut_spacing_s: float = CUT_SPACING_S,
+        notifier: Notifier | None = None,
+        liveness: Liveness | None = None,
     ) -> None:
+        # systemd (rig.notify): READY=1 at "station ready", STOPPING=1 at the end, and the
+        # watchdog's pings while every party of `liveness` (the main loop, each bay) is alive.
+        self.notifier = notifier or Notifier()
+        self.liveness = liveness or Liveness(
+            grace_s=liveness_grace_s(config), monotonic=clock.monotonic
+        )
+        self._main: Party = self.liveness.party("station")
+        self._parties: dict[str, Party] = {}  # bay -> its worker's party
         self.config = config
         self.clock = clock
         self.data_dir = data_dir
@@ -102,7 +130,8 @@ class Station:
         self.progress = progress or Progress(clock)
         self.pin_factory = pin_factory
         self.retry = retry
-        self.stop = threading.Event()
+        # An Alarm: it also ends the waits of each bay's clock, which watch the bay's boards.
+        self.stop = Alarm()
         self._stop_reason = "the station is stopping"
         self.workers_clock = StoppableClock(clock, self.stop, lambda: self._stop_reason)
         self.gate = CutGate(self.workers_clock, cut_spacing_s)
@@ -116,6 +145,13 @@ class Station:
         }
         # A bay is busy until its worker says it is ready for a unit.
         self._busy: dict[str, bool] = {bay.name: True for bay in config.bays}
+        # Boards that come back (rig.hardware.board.BoardKeeper): the board links of each
+        # bay, the bays running a unit (a board is reconnected only while none of its bays
+        # is), one keeper per board, and what each idle bay shows.
+        self._links: dict[str, list[BoardLink]] = {}
+        self._in_job: set[str] = set()
+        self._keepers: dict[str, BoardKeeper] = {}
+        self._idle_shown: dict[str, str | None] = {}
 
     # -- the loop ---------------------------------------------------------------------------
 
@@ -131,7 +167,6 @@ class Station:
             # reason interrupted, before any actuator moves.
             store = session.store
             self.interrupted = session.interrupted
-            runner = session.runner(self.workers_clock)
             bays: list[tuple[BayConfig, BayHardware]] = []
             for bay in self.config.bays:
                 hw = build_bay(
@@ -152,17 +187,21 @@ class Station:
             self.operator.tell(
                 "station ready: load a unit, scan its label (or type BAY SERIAL); q to finish"
             )
+            self._main = self.liveness.party("station", threading.current_thread())
+            watchdog = Watchdog(self.notifier, self.liveness)
+            self.notifier.ready(f"ready: {len(bays)} bay(s), waiting for scans")
             workers = [
                 threading.Thread(
-                    target=self._worker,
-                    args=(bay, hw, session, runner),
+                    target=self._watched_worker,
+                    args=(bay, hw, session, session.runner(self._bay_clock(bay.name, hw))),
                     name=f"bay-{bay.name}",
                     daemon=True,
                 )
                 for bay, hw in bays
             ]
             try:
-                with self.progress:
+                watchdog.start()
+                with self.progress, self._keeping_boards():
                     for worker in workers:
                         worker.start()
                     self._read_scans()
@@ -170,16 +209,20 @@ class Station:
             except (Aborted, KeyboardInterrupt) as exc:
                 self._stop_reason = str(exc) or "interrupted by Ctrl-C"
                 self.stop.set()
+                for inbox in self._queues.values():
+                    inbox.put(None)  # an idle worker waits on its inbox: wake it to leave
                 for worker in workers:
                     worker.join(timeout=10)
             finally:
+                watchdog.stop()
+                self.notifier.stopping(f"stopping: {self.tally.line(self.clock.monotonic())}")
                 for _, hw in bays:
                     hw.close()
         ok = all(unit[-1].result.outcome is Outcome.RESET_VERIFIED for unit in self.units)
         return 0 if ok and not self.stop.is_set() else 1
 
     def _read_scans(self) -> None:
-        for line in self.scans:
+        for line in self._awaiting_scans():
             text = line.strip()
             if not text:
                 continue
@@ -198,23 +241,52 @@ class Station:
             self.progress.unit(bay, serial)
             self._queues[bay].put(serial)
 
+    def _awaiting_scans(self) -> Iterator[str]:
+        """The scans; the main loop is idle (alive, rig.notify) while it waits for each."""
+        lines = iter(self.scans)
+        while True:
+            self._main.idle("waiting for a scan")
+            line = next(lines, None)
+            if line is None:
+                return
+            self._main.beat("handling a scan")
+            yield line
+
     def _route(self, text: str) -> tuple[str | None, str]:
-        """`SERIAL` -> the first idle bay (waiting for one); `BAY SERIAL` -> that bay."""
+        """`SERIAL` -> the first idle bay (waiting for one); `BAY SERIAL` -> that bay. A bay
+        whose board is lost takes no unit: a scan for it is refused (UsageError), and one for
+        any bay waits for another, or is refused when no bay is left that could take it."""
         head, _, rest = text.partition(" ")
         if rest and head in self._queues:
             serial = check_serial(rest, f"scan {text!r}")
-            self._wait_idle(lambda: not self._busy[head])
+            self._wait_idle(lambda: not self._busy[head] or self._lost(head) is not None)
+            with self._lock:
+                if (lost := self._lost(head)) is not None:
+                    raise UsageError(f"bay {head}: {lost}: scan {serial} again when it is ready")
             return head, serial
         text = check_serial(text, "scan")
-        self._wait_idle(lambda: not all(self._busy.values()))
+        self._wait_idle(lambda: self._available() is not None or not any(self._busy.values()))
         with self._lock:
-            idle = next((b for b, busy in self._busy.items() if not busy), None)
+            idle = self._available()
+            held = [f"bay {b}: {lost}" for b in self._busy if (lost := self._lost(b))]
+        if idle is None and held and not self.stop.is_set():
+            raise UsageError(f"no bay can take {text} now ({'; '.join(held)})")
         return idle, text
+
+    def _available(self) -> str | None:
+        """The first bay ready for a unit: idle, its boards up (the caller holds the lock)."""
+        return next((b for b, busy in self._busy.items() if not busy and not self._lost(b)), None)
+
+    def _lost(self, bay: str) -> str | None:
+        """Why the bay is held back (a board of its lost, being reconnected), or None."""
+        lost = [link.name for link in self._links.get(bay, ()) if link.fault is not None]
+        return f"board {', '.join(lost)} lost: reconnecting" if lost else None
 
     def _wait_idle(self, predicate: Callable[[], bool]) -> None:
         # Short waits in a loop keep the main thread responsive to SIGTERM and Ctrl-C.
         with self._idle:
             while not (predicate() or self.stop.is_set()):
+                self._main.beat("waiting for an idle bay")
                 self._idle.wait(0.2)
 
     def _finish(self, workers: list[threading.Thread]) -> None:
@@ -223,9 +295,24 @@ class Station:
             q.put(None)
         for worker in workers:
             while worker.is_alive():
+                self._main.beat("letting the running units end")
                 worker.join(timeout=0.2)  # short joins keep the main thread open to signals
 
     # -- one bay ----------------------------------------------------------------------------
+
+    def _watched_worker(self, bay: BayConfig, *args: Any) -> None:
+        """The bay's worker as a party of the station's liveness (rig.notify). One that ends
+        cleanly is watched no more; one that died of an exception stays, dead: unhealthy."""
+        party = self.liveness.party(f"bay {bay.name}", threading.current_thread())
+        self._parties[bay.name] = party
+        self._worker(bay, *args)
+        party.close()
+
+    def _stage(self, bay: str, name: str, deadline: float | None = None) -> None:
+        """A bay's new stage: proof of life (until its deadline, if it has one), and shown."""
+        if (party := self._parties.get(bay)) is not None:
+            party.wait_until(deadline, name)
+        self.progress.stage(bay, name, deadline)
 
     def _worker(
         self,
@@ -237,11 +324,18 @@ class Station:
         inbox = self._queues[bay.name]
         while not self.stop.is_set():
             self._set_busy(bay.name, False)
-            self.progress.stage(bay.name, "ready: load a unit and scan its label")
+            with self._lock:
+                self._show_idle(bay.name)
             serial = inbox.get()
             if serial is None or self.stop.is_set():
                 return
             self._set_busy(bay.name, True)
+            if (lost := self._start_job(bay.name)) is not None:
+                # Lost between the scan and now: nothing is sent to a board in doubt.
+                self.operator.tell(
+                    f"bay {bay.name}: {lost}: {serial} not started; scan it again when ready"
+                )
+                continue
             try:
                 reports = run_unit(
                     runner,
@@ -250,13 +344,14 @@ class Station:
                     make_verifier=partial(session.verifier, bay, self.operator, self.stop),
                     scanned_serial=serial,
                     retry=self.retry,
-                    on_stage=partial(self.progress.stage, bay.name),
+                    on_stage=partial(self._stage, bay.name),
                     before_cut=self.gate.wait_turn,
                 )
             except Exception as exc:  # a bay must never take the station down
                 log.exception("bay %s: unexpected failure", bay.name)
                 self.operator.tell(f"bay {bay.name}: failed: {exc}")
                 hw.make_safe()
+                self._end_job(bay.name)
                 continue
             last = reports[-1].result
             with self._lock:
@@ -264,8 +359,84 @@ class Station:
                 self.tally.add(last.outcome)
             self.progress.outcome(bay.name, f"{last.outcome.value} ({len(reports)} attempt(s))")
             self.progress.summary(self.tally.line(self.clock.monotonic()))
+            self._end_job(bay.name)
+
+    # -- boards that come back ----------------------------------------------------------------
+
+    def _bay_clock(self, bay: str, hw: BayHardware) -> StoppableClock:
+        """The clock of a bay's jobs: its waits end when the station stops (`Aborted`) and when
+        a board of the bay's actuators faults (`HardwareFault`: the hold ends at once)."""
+        links = self._links[bay] = board_links((hw.power, hw.presser))
+        return StoppableClock(self.clock, self.stop, lambda: self._stop_reason, tripwires=links)
+
+    @contextmanager
+    def _keeping_boards(self) -> Iterator[None]:
+        """One keeper per board of the bays (rig.hardware.board.BoardKeeper), for the run."""
+        links = {link.name: link for bay_links in self._links.values() for link in bay_links}
+        self._keepers = {
+            name: BoardKeeper(
+                link,
+                may_reconnect=partial(self._board_free, name),
+                on_change=self._board_changed,
+            )
+            for name, link in links.items()
+        }
+        for keeper in self._keepers.values():
+            keeper.start()
+        try:
+            yield
+        finally:
+            for keeper in self._keepers.values():
+                keeper.close()
+
+    def _bays_on(self, board: str) -> list[str]:
+        return [bay for bay, links in self._links.items() if any(k.name == board for k in links)]
+
+    def _board_free(self, board: str) -> bool:
+        """May the board be reconnected: is none of its bays running a unit?"""
+        with self._lock:
+            return not self._in_job.intersection(self._bays_on(board))
+
+    def _board_changed(self, keeper: BoardKeeper) -> None:
+        """A board was lost or is back: its idle bays show it, a waiting scan looks again."""
+        with self._idle:
+            for bay in self._bays_on(keeper.link.name):
+                if not self._busy[bay]:
+                    self._show_idle(bay)
+            self._idle.notify_all()
+
+    def _show_idle(self, bay: str) -> None:
+        """What an idle bay shows, when it changes: ready, or held back while a board of its is
+        reconnected (the caller holds the lock)."""
+        shown = self._lost(bay) or "ready: load a unit and scan its label"
+        if self._idle_shown.get(bay) != shown:
+            self._idle_shown[bay] = shown
+            self.progress.stage(bay, shown)
+
+    def _start_job(self, bay: str) -> str | None:
+        """The bay starts a unit, unless a board of its is lost (then why, and nothing starts)."""
+        with self._lock:
+            if (lost := self._lost(bay)) is not None:
+                return lost
+            self._in_job.add(bay)
+            self._idle_shown[bay] = None
+            return None
+
+    def _end_job(self, bay: str) -> None:
+        """The unit is done: a lost board of the bay may now be reconnected."""
+        with self._lock:
+            self._in_job.discard(bay)
+        for link in self._links.get(bay, ()):
+            if (keeper := self._keepers.get(link.name)) is not None:
+                keeper.poke()
 
     def _set_busy(self, bay: str, busy: bool) -> None:
         with self._idle:
             self._busy[bay] = busy
             self._idle.notify_all()
+        if (party := self._parties.get(bay)) is not None:
+            if busy:
+                party.beat("starting a unit")
+            else:
+                party.idle("ready: waiting for a unit")
+                self.notifier.status(self.tally.line(self.clock.monotonic()))

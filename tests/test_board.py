@@ -1,11 +1,13 @@
 """rig's board backend against the firmware's own logic behind a pty (the simulated board):
-the bytes on the wire, answers matched to requests, events, the heartbeat, and a board that
-vanishes or reboots mid-job. No Pico needed."""
+the bytes on the wire, answers matched to requests, events, the heartbeat, a board that
+vanishes or reboots mid-job, and one that comes back. No Pico needed."""
 
 from __future__ import annotations
 
+import io
 import json
 import os
+import queue
 import signal
 import subprocess
 import sys
@@ -17,17 +19,27 @@ from typing import Any
 
 import pytest
 import serial
+from rich.console import Console
 
 from rig.cli import main
-from rig.clock import SystemClock
-from rig.errors import CooldownError, HardwareFault, SafetyLimitError
+from rig.clock import Alarm, StoppableClock, SystemClock
+from rig.config import parse_config
+from rig.errors import Aborted, CooldownError, HardwareFault, SafetyLimitError
 from rig.hardware.base import Release
-from rig.hardware.board import BoardError, BoardLink, BoardPowerSwitch, BoardPresser
-from rig.sim.bench import wire_to_board
+from rig.hardware.board import (
+    BoardError,
+    BoardKeeper,
+    BoardLink,
+    BoardPowerSwitch,
+    BoardPresser,
+)
+from rig.progress import Progress
+from rig.sim.bench import board_bay, rig_toml, wire_to_board
 from rig.sim.board import SimBoard
 from rig.sim.camera import CameraSpec, SimCamera
 from rig.sim.network import SimNetwork
-from tests.fakes import wait_until
+from rig.station import Station
+from tests.fakes import ScriptedOperator, wait_until
 
 
 @pytest.fixture
@@ -311,3 +323,235 @@ def test_board_check_command(board: SimBoard, capsys: pytest.CaptureFixture[str]
     assert "4 channel(s)" in out
     assert "ch4: solenoid tap 200 ms" in out
     assert out.strip().endswith("board OK")
+
+
+# -- boards that come back -------------------------------------------------------------------
+
+
+def lose(board: SimBoard, failure: str) -> None:
+    if failure == "unplugged":
+        board.unplug()
+    else:
+        board.reboot("watchdog")
+
+
+@pytest.fixture
+def aliased(tmp_path: Path) -> Iterator[SimBoard]:
+    """A board the host knows by a stable name (a udev symlink), which survives a replug."""
+    with SimBoard(channels=4, alias=tmp_path / "rig-board-b1") as sim:
+        yield sim
+
+
+@pytest.mark.parametrize("failure", ["unplugged", "rebooted"])
+def test_a_wait_that_watches_the_link_ends_when_the_board_is_lost(
+    aliased: SimBoard, failure: str
+) -> None:
+    """A bay's clock at the station watches its board: a 30 s hold ends at the fault."""
+    with BoardLink("b1", aliased.port) as link:
+        clock = StoppableClock(SystemClock(), Alarm(), lambda: "stopping", tripwires=[link])
+        ended: list[BaseException] = []
+
+        def hold() -> None:
+            try:
+                clock.sleep(30)
+            except BaseException as exc:
+                ended.append(exc)
+
+        thread = threading.Thread(target=hold, daemon=True)
+        thread.start()
+        time.sleep(0.2)
+        lose(aliased, failure)
+        thread.join(timeout=10)  # far short of the 30 s hold; no tighter bound is claimed
+        assert not thread.is_alive()
+        assert len(ended) == 1 and isinstance(ended[0], HardwareFault)
+        assert str(ended[0]).startswith(
+            "board b1: vanished" if failure == "unplugged" else "board b1: rebooted mid-job"
+        )
+        with pytest.raises(HardwareFault):  # and every later wait, until it is reconnected
+            clock.sleep(0)
+
+
+def test_the_station_stopping_still_ends_a_wait_that_watches_a_board(link: BoardLink) -> None:
+    stop = Alarm()
+    clock = StoppableClock(SystemClock(), stop, lambda: "stopped by SIGTERM", tripwires=[link])
+    threading.Timer(0.2, stop.set).start()
+    with pytest.raises(Aborted, match="stopped by SIGTERM"):
+        clock.sleep(30)
+
+
+def test_reopen_after_an_unplug_says_hello_and_safe_first(aliased: SimBoard) -> None:
+    with BoardLink("b1", aliased.port) as link:
+        presser = BoardPresser(link, 2, SystemClock())
+        presser.press(5)
+        aliased.unplug()
+        assert wait_until(lambda: link.fault is not None, 5) is not None
+        with pytest.raises(HardwareFault, match=r"board b1: cannot open .*rig-board-b1"):
+            link.reopen()  # not back yet: the link stays faulted
+        assert link.fault is not None
+        with pytest.raises(HardwareFault):
+            presser.press(1)  # nothing goes to a board in doubt
+        presser.make_safe()  # what the runner's safe step does after the lost job
+        assert not presser.is_pressed()
+        assert presser.rest_remaining_s() > 0  # it rests as long as it may have been down
+        aliased.start()  # plugged back in: another pty, the same name
+        link.reopen()
+        assert link.fault is None
+        assert [r.verb for r in aliased.received_since_boot()] == ["HELLO", "SAFE", "STATUS"]
+        time.sleep(presser.rest_remaining_s())
+        presser.press(0.3)  # usable again
+        assert aliased.pin_is_down(2)
+        time.sleep(0.05)
+        assert presser.release().held_s is not None  # by the new board's clock
+    assert [r.verb for r in aliased.received_since_boot()][-1] == "SAFE"  # closed safe
+
+
+def test_reopen_after_a_reboot_on_the_same_port(board: SimBoard, link: BoardLink) -> None:
+    BoardPowerSwitch(link, 1).off()
+    board.reboot("soft")
+    assert wait_until(lambda: link.fault is not None, 5) is not None
+    assert link.fault == "rebooted mid-job (EVT BOOT cause=soft)"
+    link.reopen()
+    assert link.fault is None
+    verbs = [r.verb for r in board.received_since_boot()]
+    hello = verbs.index("HELLO")
+    assert set(verbs[:hello]) <= {"PING"} and verbs[hello:] == ["HELLO", "SAFE", "STATUS"]
+    board.reboot("watchdog")  # a link that came back faults again like a new one
+    assert wait_until(lambda: link.fault is not None, 5) is not None
+
+
+def test_the_keeper_waits_for_the_jobs_then_retries_until_the_board_is_back(
+    aliased: SimBoard, caplog: pytest.LogCaptureFixture
+) -> None:
+    free = threading.Event()  # "no bay on the board is in a job"
+    states: list[str] = []
+    with BoardLink("b1", aliased.port) as link:
+        keeper = BoardKeeper(
+            link,
+            may_reconnect=free.is_set,
+            on_change=lambda k: states.append(k.state),
+            backoff_s=(0.05, 0.1),
+        )
+        with keeper:
+            aliased.reboot("watchdog")
+            assert wait_until(lambda: states == ["lost"], 5) is not None
+            time.sleep(0.3)  # a job still runs on the board: nothing is sent to it
+            assert "HELLO" not in [r.verb for r in aliased.received_since_boot()]
+            free.set()
+            keeper.poke()  # the job ended
+            assert wait_until(lambda: link.fault is None, 5) is not None
+            assert states == ["lost", "up"]
+
+            aliased.unplug()
+            assert wait_until(lambda: states[2:] == ["lost", "absent"], 5) is not None
+            aliased.start()
+            assert wait_until(lambda: link.fault is None, 5) is not None  # the backoff retried
+            assert states == ["lost", "up", "lost", "absent", "up"]
+    lines = [r.getMessage() for r in caplog.records if r.name == "rig.hardware.board"]
+    port = aliased.port
+    assert f"board b1 at {port}: back (fw 1.0.0), safe" in lines
+    assert len([m for m in lines if "not back yet" in m]) == 1  # once, not once per attempt
+
+
+class _Stages(Progress):
+    """The station's progress, kept: every stage each bay showed, in order."""
+
+    def __init__(self) -> None:
+        super().__init__(SystemClock(), Console(file=io.StringIO()))
+        self.shown: list[tuple[str, str]] = []
+
+    def stage(self, bay: str, name: str, deadline: float | None = None) -> None:
+        self.shown.append((bay, name))
+
+    def last(self, bay: str) -> str:
+        return next((name for b, name in reversed(self.shown) if b == bay), "")
+
+
+def test_a_station_holds_back_the_bays_of_a_lost_board_and_takes_them_back(
+    tmp_path: Path,
+) -> None:
+    """Bays A and B on board b1, C on b2. b1 is unplugged mid-hold on A: A's job ends at once,
+    A and B are held back (C still takes units), one reconnect brings both back when b1 is
+    plugged in again, and both reset their next unit without a restart."""
+    hold_s = 3.0
+    with (
+        SimBoard(channels=2, alias=tmp_path / "rig-board-b1") as b1,
+        SimBoard(channels=1) as b2,
+        SimNetwork() as network,
+    ):
+        spec = {"boot_s": 0.3, "reset_hold_s": 0.8}
+        cams = [SimCamera(CameraSpec.sample(n, **spec)).start() for n in (1, 2, 3)]
+        for cam in cams:
+            network.add(cam)
+        for cam, (board, channel) in zip(cams, [(b1, 1), (b1, 2), (b2, 1)], strict=True):
+            wire_to_board(cam, board, channel)
+        timing = {"off_s": 0.5, "hold_s": hold_s, "boot_timeout_s": 6}
+        config = parse_config(
+            rig_toml(
+                target=network.target,
+                network={"sadp_poll_s": 0.1, "settle_s": 0.3},
+                boards={"b1": b1.port, "b2": b2.port},
+                bays=[
+                    board_bay("A", board="b1", channel=1, **timing),
+                    board_bay("B", board="b1", channel=2, **timing),
+                    board_bay("C", board="b2", channel=1, **timing),
+                ],
+            )
+        )
+        scans: queue.SimpleQueue[str | None] = queue.SimpleQueue()
+        stages, operator = _Stages(), ScriptedOperator()
+        station = Station(
+            config,
+            clock=SystemClock(),
+            data_dir=tmp_path / "records",
+            operator=operator,
+            scans=iter(scans.get, None),
+            progress=stages,
+            retry=False,
+        )
+        codes: list[int] = []
+        running = threading.Thread(target=lambda: codes.append(station.run()), daemon=True)
+        running.start()
+        try:
+            label = [cam.spec.device_sn[-13:] for cam in cams]
+            scans.put(f"A {label[0]}")
+            assert wait_until(lambda: b1.pin_is_down(1), 15) is not None
+            time.sleep(0.3)
+            b1.unplug()
+            assert wait_until(lambda: len(station.units) == 1, 15) is not None
+            first = station.units[0][-1]
+            assert (first.bay, first.result.outcome.value) == ("A", "hardware_fault")
+            hold = next(s for s in first.result.steps if s.name == "hold")
+            assert hold.duration_s is not None and hold.duration_s < hold_s / 2  # cut short
+
+            held = "board b1 lost: reconnecting"
+            assert wait_until(lambda: stages.last("A") == stages.last("B") == held, 5) is not None
+            scans.put(label[2])  # any bay: A and B are held back, so it goes to C
+            scans.put(f"B {label[1]}")  # B by name: refused while b1 is away
+            assert wait_until(lambda: len(station.units) == 2, 20) is not None
+            assert station.units[1][-1].bay == "C"
+            assert station.units[1][-1].result.outcome.value == "reset_verified"
+            refused = f"bay B: {held}: scan {label[1]} again when it is ready"
+            assert wait_until(lambda: refused in operator.told, 5) is not None
+
+            b1.start()  # plugged back in
+            ready = "ready: load a unit and scan its label"
+            assert wait_until(lambda: stages.last("A") == stages.last("B") == ready, 10) is not None
+            # One reconnect for both bays: one HELLO, then SAFE, on the new connection.
+            verbs = [r.verb for r in b1.received_since_boot()]
+            assert verbs == ["HELLO", "SAFE", "STATUS"]
+            assert wait_until(lambda: cams[0].online, 10) is not None
+            seen = network.requests_seen
+            assert wait_until(lambda: network.requests_seen >= seen + 2, 10) is not None
+            scans.put(f"A {label[0]}")
+            scans.put(f"B {label[1]}")
+            assert wait_until(lambda: len(station.units) == 4, 30) is not None
+        finally:
+            scans.put(None)
+            running.join(timeout=30)
+            for cam in cams:
+                cam.stop()
+    assert codes == [1]  # one unit ended hardware_fault
+    later = {u[-1].bay: u[-1].result.outcome.value for u in station.units[2:]}
+    assert later == {"A": "reset_verified", "B": "reset_verified"}
+    assert cams[0].resets == 1 and cams[1].resets == 1
+    assert b1.power_is_on(1) and b1.power_is_on(2) and not b1.pin_is_down(1)

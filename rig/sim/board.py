@@ -11,7 +11,11 @@ it exactly as to a board, through a pty that pyserial opens like a USB serial de
         cam.watch(lambda: board.power_is_on(1), lambda: board.pin_is_down(1))
 
 `unplug()` and `reboot()` play the board's two failures: it vanishes (the host gets an I/O
-error) or it restarts (safe, and says EVT BOOT).
+error) or it restarts (safe, and says EVT BOOT); `start()` again plugs it back in (on a new
+pty, as a real board may come back as another ttyACM). Given an `alias`, the board keeps a
+symlink there to its current pty while it is plugged in, as a udev rule keeps
+/dev/rig-board-b1, and `port` is that name. `received` is the board's own record of every line
+the host sent it, in order, each with the number of the boot it reached.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ import threading
 import time
 import tty
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType, TracebackType
 from typing import Any
@@ -109,6 +114,20 @@ class _Solenoid:
         return None
 
 
+@dataclass(frozen=True)
+class Received:
+    """One line the host sent, as the board's firmware got it."""
+
+    at: float  # time.monotonic()
+    boot: int  # 1 for the first start; each start() (plugged in) and reboot() adds one
+    line: str
+
+    @property
+    def verb(self) -> str:
+        words = self.line.split()
+        return words[1].upper() if len(words) > 1 else ""
+
+
 class SimBoard:
     """The actuator board, simulated: firmware logic, a pty for the host, pins to watch.
 
@@ -121,6 +140,7 @@ class SimBoard:
         *,
         relay_active_high: bool = True,
         boot_cause: str = "power",
+        alias: str | os.PathLike[str] | None = None,
     ) -> None:
         if channels < 1:
             raise ValueError(f"a board has at least one channel, not {channels}")
@@ -142,6 +162,9 @@ class SimBoard:
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
         self._out = bytearray()
+        self._alias = Path(alias) if alias is not None else None
+        self.boots = 0
+        self.received: list[Received] = []
         # The firmware's own objects (untyped MicroPython code): rigboard.Board, LineBuffer.
         self._board: Any = None
         self._lines: Any = None
@@ -149,7 +172,7 @@ class SimBoard:
     # -- life cycle ------------------------------------------------------------------------------
 
     def start(self) -> str:
-        """Plug the board in: open the pty, boot the firmware, run it. Returns the port path."""
+        """Plug the board in: open the pty, boot the firmware, run it. Returns `port`."""
         with self._lock:
             if self._thread is not None:
                 raise RuntimeError("the simulated board is already running")
@@ -160,13 +183,16 @@ class SimBoard:
             os.set_blocking(master, False)
             self._master, self._slave = master, slave
             self._port = os.ttyname(slave)
+            if self._alias is not None:  # udev's symlink: the name the host opens
+                self._alias.unlink(missing_ok=True)
+                self._alias.symlink_to(self._port)
             self._boot(self._boot_cause)
             self._stop.clear()
             self._thread = threading.Thread(
                 target=self._run, name=f"rig.sim.board {self._port}", daemon=True
             )
             self._thread.start()
-            return self._port
+            return self.port
 
     def stop(self) -> None:
         """Stop the board and close its pty; idempotent. The outputs go safe (board unpowered)."""
@@ -176,6 +202,8 @@ class SimBoard:
             thread.join()
         with self._lock:
             self._thread = None
+            if self._alias is not None and self._alias.is_symlink():
+                self._alias.unlink()  # unplugged: udev removes the name with the device
             for fd in (self._master, self._slave):
                 if fd is not None:
                     os.close(fd)
@@ -201,9 +229,24 @@ class SimBoard:
 
     @property
     def port(self) -> str:
+        """What the host opens: the alias if there is one (it stays while unplugged, as a
+        config's port does), else the current pty."""
+        if self._alias is not None:
+            return str(self._alias)
+        return self.pty
+
+    @property
+    def pty(self) -> str:
+        """The pty the board is (or was last) plugged in as."""
         if self._port is None:
             raise RuntimeError("the simulated board has not been started")
         return self._port
+
+    def received_since_boot(self, boot: int | None = None) -> list[Received]:
+        """The lines the host sent since boot `boot` (the current one if None), in order."""
+        with self._lock:
+            boot = self.boots if boot is None else boot
+            return [r for r in self.received if r.boot >= boot]
 
     @property
     def running(self) -> bool:
@@ -263,6 +306,8 @@ class SimBoard:
                     except OSError:
                         return
                     for raw in self._lines.feed(data):
+                        text = raw.decode("ascii", "replace") if raw is not None else ""
+                        self.received.append(Received(time.monotonic(), self.boots, text))
                         board.handle(raw)
                 self._flush()
 
@@ -276,6 +321,7 @@ class SimBoard:
         )
         self._board = board
         self._lines = self._linebuf.LineBuffer()
+        self.boots += 1
         board.boot(cause)
 
     def _emit(self, line: str) -> None:

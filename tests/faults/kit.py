@@ -36,7 +36,7 @@ from gpiozero.pins.mock import MockFactory, MockPWMPin
 
 from rig.records.store import RecordStore
 from rig.sim.bench import relay_feeds_power
-from rig.sim.board import SimBoard
+from rig.sim.board import Received, SimBoard
 from rig.sim.camera import CameraSpec, SimCamera
 from rig.sim.network import SimNetwork
 from tests.fakes import wait_until
@@ -324,6 +324,14 @@ class Cameras:
         return camera
 
 
+def wait_answering(cameras: Cameras, camera: SimCamera, timeout_s: float = 15) -> None:
+    """Until `camera` is up and has answered two more SADP probes: the rig's poller, which
+    probes the simulated LAN on its own, has seen it (counted in probes, not seconds)."""
+    assert wait_until(lambda: camera.online, timeout_s) is not None, "the camera stayed down"
+    seen = cameras.network.requests_seen
+    assert wait_until(lambda: cameras.network.requests_seen >= seen + 2, timeout_s) is not None
+
+
 def wire(camera: SimCamera, bay: Bay) -> SimCamera:
     """The camera's power follows the bay's relay, its reset button the bay's solenoid."""
     camera.watch(bay.power_is_on, bay.pin_is_down)
@@ -394,11 +402,16 @@ class RigProcess:
         self.proc.stdin.write(text)
         self.proc.stdin.flush()
 
-    def said(self, fragment: str) -> bool:
-        return any(fragment in line for line in list(self.err))
+    def said(self, fragment: str, after: int = 0) -> bool:
+        """Did a line of stderr (from line `after` on) contain `fragment`?"""
+        return any(fragment in line for line in list(self.err)[after:])
 
-    def wait_said(self, fragment: str, timeout_s: float) -> None:
-        assert wait_until(lambda: self.said(fragment), timeout_s, 0.01) is not None, (
+    def line_of(self, fragment: str) -> int:
+        """The index in stderr of the first line containing `fragment` (said already)."""
+        return next(i for i, line in enumerate(list(self.err)) if fragment in line)
+
+    def wait_said(self, fragment: str, timeout_s: float, *, after: int = 0) -> None:
+        assert wait_until(lambda: self.said(fragment, after), timeout_s, 0.01) is not None, (
             f"rig did not say {fragment!r} within {timeout_s} s; stderr:\n" + "\n".join(self.err)
         )
 
@@ -459,18 +472,34 @@ def step(job: dict[str, Any], name: str) -> dict[str, Any]:
 
 
 def assert_record(
-    job: dict[str, Any], outcome: str, reason: str | re.Pattern[str], steps: Sequence[str]
+    job: dict[str, Any],
+    outcome: str,
+    reason: str | re.Pattern[str],
+    steps: Sequence[str],
+    *,
+    optional: Sequence[str] = (),
 ) -> None:
-    """The job's record: its outcome and reason, every step in order, ending with the safe step
-    that found the bay safe."""
+    """The job's record: its outcome and reason, every step in order (besides the `optional`
+    ones, which may be there or not), ending with the safe step that found the bay safe."""
     assert job["outcome"] == outcome, (job["outcome"], job["reason"])
     if isinstance(reason, re.Pattern):
         assert reason.fullmatch(job["reason"]), job["reason"]
     else:
         assert job["reason"] == reason
-    assert step_names(job) == [*steps, "safe"]
+    assert [s for s in step_names(job) if s not in optional] == [*steps, "safe"]
     assert job["steps"][-1]["details"]["safe"] is True
     assert job["ended_wall"] is not None
+
+
+def assert_safe_before_press(received: Sequence[Received]) -> None:
+    """The lines a board got on a new connection (its own record): nothing but a stale PING
+    before HELLO, then SAFE, and only later anything that moves (a press)."""
+    verbs = [r.verb for r in received]
+    assert "HELLO" in verbs, verbs
+    hello = verbs.index("HELLO")
+    assert set(verbs[:hello]) <= {"PING"}, verbs
+    assert verbs[hello : hello + 2] == ["HELLO", "SAFE"], verbs
+    assert "PRESS" in verbs[hello + 2 :], verbs
 
 
 # -- disks that fail -----------------------------------------------------------------------------
