@@ -14,6 +14,7 @@ from gpiozero import Device
 from gpiozero.pins.mock import MockFactory, MockPWMPin
 
 from rig.clock import FakeClock
+from rig.sim.network import SimNetwork
 from tests.fakes import ScriptedOperator
 
 
@@ -84,3 +85,17 @@ def loopback_only(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(socket.socket, "sendto", sendto)
     monkeypatch.setattr(socket.socket, "connect", connect)
     monkeypatch.setattr(socket.socket, "connect_ex", connect_ex)
+
+
+@pytest.fixture
+def lab() -> Iterator[tuple[MockFactory, SimNetwork]]:
+    """Mock pins for the whole process and a simulated camera LAN on 127.0.0.1 (a station's
+    bench); the cameras added to it are stopped afterwards. Modules may define their own."""
+    factory = MockFactory(pin_class=MockPWMPin)
+    previous, Device.pin_factory = Device.pin_factory, factory
+    with SimNetwork() as network:
+        yield factory, network
+        for camera in network.cameras:
+            camera.stop()
+    Device.pin_factory = previous
+    factory.reset()

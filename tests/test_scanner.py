@@ -16,8 +16,7 @@ from pathlib import Path
 from types import FrameType
 
 import pytest
-from gpiozero import Device
-from gpiozero.pins.mock import MockFactory, MockPWMPin
+from gpiozero.pins.mock import MockFactory
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -534,18 +533,6 @@ def test_a_failing_source_is_logged_and_the_others_go_on(
 
     assert list(ScanSource(scanner=broken())) == ["AAWRJ1234567"]
     assert "scanner: reading scans failed" in caplog.text
-
-
-@pytest.fixture
-def lab() -> Iterator[tuple[MockFactory, SimNetwork]]:
-    factory = MockFactory(pin_class=MockPWMPin)
-    previous, Device.pin_factory = Device.pin_factory, factory
-    with SimNetwork() as network:
-        yield factory, network
-        for camera in network.cameras:
-            camera.stop()
-    Device.pin_factory = previous
-    factory.reset()
 
 
 def test_the_station_as_a_service_takes_the_scanners_scans(

@@ -25,8 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from gpiozero import Device
-from gpiozero.pins.mock import MockFactory, MockPWMPin
+from gpiozero.pins.mock import MockFactory
 
 from rig.cli import _parser, main
 from rig.clock import FakeClock, SystemClock
@@ -292,18 +291,6 @@ def test_the_watchdog_stops_pinging_for_a_worker_whose_thread_died(
 
 
 # -- a real station -----------------------------------------------------------------------
-
-
-@pytest.fixture
-def lab() -> Iterator[tuple[MockFactory, SimNetwork]]:
-    factory = MockFactory(pin_class=MockPWMPin)
-    previous, Device.pin_factory = Device.pin_factory, factory
-    with SimNetwork() as network:
-        yield factory, network
-        for camera in network.cameras:
-            camera.stop()
-    Device.pin_factory = previous
-    factory.reset()
 
 
 def start_station(station: Station) -> tuple[threading.Thread, list[int]]:

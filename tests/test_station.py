@@ -14,9 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import pytest
-from gpiozero import Device
-from gpiozero.pins.mock import MockFactory, MockPWMPin
+from gpiozero.pins.mock import MockFactory
 
 from rig.clock import SystemClock
 from rig.config import parse_config
@@ -67,18 +65,6 @@ class Scans:
 
     def close(self) -> None:
         self._lines.put(None)
-
-
-@pytest.fixture
-def lab() -> Iterator[tuple[MockFactory, SimNetwork]]:
-    factory = MockFactory(pin_class=MockPWMPin)
-    previous, Device.pin_factory = Device.pin_factory, factory
-    with SimNetwork() as network:
-        yield factory, network
-        for camera in network.cameras:
-            camera.stop()
-    Device.pin_factory = previous
-    factory.reset()
 
 
 def wire(factory: MockFactory, network: SimNetwork, bay: str, n: int, **spec: Any) -> SimCamera:
