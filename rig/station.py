@@ -152,6 +152,9 @@ class Station:
         self._in_job: set[str] = set()
         self._keepers: dict[str, BoardKeeper] = {}
         self._idle_shown: dict[str, str | None] = {}
+        # Called with (bay, every attempt's report) when a unit is done: live views (web,
+        # MQTT) add theirs; one that raises is logged, never stops the bay.
+        self.unit_listeners: list[Callable[[str, list[JobReport]], None]] = []
 
     # -- the loop ---------------------------------------------------------------------------
 
@@ -357,9 +360,19 @@ class Station:
             with self._lock:
                 self.units.append(reports)
                 self.tally.add(last.outcome)
-            self.progress.outcome(bay.name, f"{last.outcome.value} ({len(reports)} attempt(s))")
+            self.progress.outcome(
+                bay.name, f"{last.outcome.value} ({len(reports)} attempt(s))", last.reason
+            )
             self.progress.summary(self.tally.line(self.clock.monotonic()))
+            self._unit_done(bay.name, reports)
             self._end_job(bay.name)
+
+    def _unit_done(self, bay: str, reports: list[JobReport]) -> None:
+        for listener in list(self.unit_listeners):
+            try:
+                listener(bay, reports)
+            except Exception:
+                log.exception("bay %s: unit listener %r failed", bay, listener)
 
     # -- boards that come back ----------------------------------------------------------------
 

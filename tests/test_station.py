@@ -18,6 +18,7 @@ from gpiozero.pins.mock import MockFactory
 
 from rig.clock import SystemClock
 from rig.config import parse_config
+from rig.progress import BayStatus
 from rig.records.store import RecordStore
 from rig.sim.bench import gpio_bay, relay_feeds_power, rig_toml, wire_to_pins
 from rig.sim.camera import CameraSpec, SimCamera
@@ -95,9 +96,25 @@ def test_four_bays_at_once_with_staggered_cuts(
         scans=scans,
         pin_factory=factory,
     )
+    # The live views' feed (web page, MQTT): every row change, and every unit done.
+    changes: list[BayStatus] = []
+    station.progress.listen(changes.append)
+    done: list[tuple[str, str]] = []
+    station.unit_listeners.append(
+        lambda bay, reports: done.append((bay, reports[-1].result.outcome.value))
+    )
     started = time.monotonic()
     assert station.run() == 0
     elapsed = time.monotonic() - started
+    assert sorted(done) == [(bay, "reset_verified") for bay in "ABCD"]
+    for bay in "ABCD":
+        stages = [c.stage for c in changes if c.name == bay]
+        assert stages.index("power off") < stages.index("holding") < stages.index("done")
+    final = {s.name: s for s in station.progress.snapshot()}
+    assert {b: final[b].outcome.split()[0] for b in "ABCD"} == dict.fromkeys(
+        "ABCD", "reset_verified"
+    )
+    assert all(final[b].reason and final[b].unit for b in "ABCD")
     assert [unit[-1].result.outcome.value for unit in station.units] == ["reset_verified"] * 4
     assert all(camera.in_factory_state for camera in cameras)
     # Each unit verified in its own bay, by its own MAC.
