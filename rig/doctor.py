@@ -222,8 +222,8 @@ def check_board(
 
     def open_port(url: str, **kwargs: Any) -> Any:
         try:
-            # exclusive: a port another rig holds the same way is refused, not shared.
-            return serial.serial_for_url(url, exclusive=True, **kwargs)
+            # BoardLink opens it exclusive: a port another rig holds is refused, not shared.
+            return serial.serial_for_url(url, **kwargs)
         except BaseException as exc:
             open_error.append(exc)
             raise

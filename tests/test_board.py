@@ -97,6 +97,15 @@ def test_no_board_at_the_port_is_a_clear_error(tmp_path: Path) -> None:
         BoardLink("b1", str(tmp_path / "nothing-here")).open()
 
 
+def test_a_second_link_to_the_same_board_is_refused(board: SimBoard) -> None:
+    # Two rigs sharing one board would interleave their commands and steal each other's
+    # replies: the port is opened exclusive (an flock), so the second open fails clearly.
+    with BoardLink("b1", board.port) as first:
+        with pytest.raises(HardwareFault, match=r"board b1: cannot open"):
+            BoardLink("b1", board.port).open()
+        assert first.request("PING") is not None
+
+
 def test_exact_bytes_on_the_wire(board: SimBoard, mocker: Any) -> None:
     writes: list[bytes] = []
     real = serial.serial_for_url

@@ -190,7 +190,9 @@ class BoardLink:
         """Open the port, start its reader, HELLO (the protocol checked). Raises HardwareFault,
         the port closed again, when there is no board or not one rig can speak to."""
         try:
-            port = self._serial_for_url(self.port, baudrate=BAUDRATE, timeout=0.1)
+            # exclusive: a second rig (or a stray `rig reset` beside the station) opening the
+            # same board is refused, not silently sharing its commands and replies.
+            port = self._serial_for_url(self.port, baudrate=BAUDRATE, timeout=0.1, exclusive=True)
         except (serial.SerialException, OSError, ValueError) as exc:
             raise HardwareFault(f"board {self.name}: cannot open {self.port}: {exc}") from None
         port.reset_input_buffer()  # a board keeps talking while nobody listens (EVT BOOT...)
