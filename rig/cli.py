@@ -73,6 +73,13 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="read no scans from stdin, only from [station] scanner (the systemd service)",
     )
+    p.add_argument(
+        "--web",
+        nargs="?",
+        const="127.0.0.1:8765",
+        metavar="ADDR:PORT",
+        help="serve the station page (default 127.0.0.1:8765; beyond it set RIG_WEB_TOKEN)",
+    )
 
     p = sub.add_parser("selftest", help="click the relay and tap the solenoid of a bay")
     with_config(p)
@@ -97,6 +104,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--output", "-o", type=Path, help="write here instead of stdout")
     p.add_argument("--title", help="the HTML page's title (default: Factory reset report)")
+
+    p = sub.add_parser("label", help="a verified unit's label: PNG/PDF, Brother QL or CUPS")
+    with_config(p)
+    from rig.labels.command import add_arguments as label_arguments
+
+    label_arguments(p)
 
     p = sub.add_parser("status", help="the bays of the config and their last job")
     with_config(p)
@@ -188,7 +201,12 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     config = load_config(args.config)
     operator = TerminalOperator()
-    if args.no_stdin and config.station.scanner is None:
+    web = None
+    if args.web is not None:  # the station page (rig.web): checked before anything moves
+        from rig.web.serve import WebOption
+
+        web = WebOption.from_args(args.web)
+    if args.no_stdin and config.station.scanner is None and web is None:
         raise UsageError(f"--no-stdin: no scan could come: set [station] scanner in {args.config}")
     # stdin; with [station] scanner, the scanner (and stdin when it is a terminal, and not
     # --no-stdin: a service's stdin is /dev/null, whose end must not stop the station)
@@ -202,6 +220,15 @@ def cmd_run(args: argparse.Namespace) -> int:
         retry=not args.no_retry,
         notifier=Notifier.from_env(),  # systemd's READY, STOPPING and watchdog; else no-ops
     )
+    if web is not None:
+        from rig.web.serve import serve_station
+
+        with scans:
+            code = serve_station(
+                station, scans, web, terminal=not args.no_stdin and sys.stdin.isatty()
+            )
+        operator.tell(station.tally.line(station.clock.monotonic()))
+        return code
     with scans:  # closing ungrabs the scanner
         code = station.run()
     operator.tell(station.tally.line(station.clock.monotonic()))
@@ -309,6 +336,12 @@ def cmd_report(args: argparse.Namespace) -> int:
     else:
         sys.stdout.write(text if text.endswith("\n") else text + "\n")
     return EXIT_OK
+
+
+def cmd_label(args: argparse.Namespace) -> int:
+    from rig.labels.command import run
+
+    return run(args, _data_dir(args))
 
 
 def cmd_status(args: argparse.Namespace) -> int:
@@ -447,6 +480,7 @@ COMMANDS = {
     "init": cmd_init,
     "report": cmd_report,
     "status": cmd_status,
+    "label": cmd_label,
 }
 
 __all__ = ["main"]

@@ -1,0 +1,211 @@
+"""The station page: a Starlette app over a `StationFeed` and the station's scan stream.
+
+Routes:
+
+- `GET /`: the page (static HTML, CSS and JS, package data); it draws itself from the
+  events below and works on a phone-sized screen.
+- `GET /events`: server-sent events, one `state` event (JSON) now and after every change.
+- `GET /state`: the same state, once (scripts, `curl`).
+- `POST /scan` (`scan=SERIAL` or `scan=BAY SERIAL`, form or JSON): into the station's scans.
+- `POST /stop`: the stop button, the `q` a technician types: running units end, then the
+  station.
+- `GET /report`: the records' HTML report (`rig report --html`), certificates anchored
+  `#certificate-JOB`; `GET /label/JOB.png` and `.pdf`: a verified unit's label.
+
+Access (`TokenGate`): with a token (`RIG_WEB_TOKEN`) every request must carry it, as
+`Authorization: Bearer TOKEN`, an `X-Rig-Token` header, `?token=TOKEN` (then it becomes an
+HttpOnly cookie and the address is cleaned of it, so it is never in the page or its links) or
+that cookie; anything else is refused. A POST from another site's page is refused either way.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import logging
+from importlib import resources
+from typing import Any
+from urllib.parse import urlencode, urlsplit
+
+from sse_starlette.sse import EventSourceResponse
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import (
+    HTMLResponse,
+    JSONResponse,
+    PlainTextResponse,
+    RedirectResponse,
+    Response,
+)
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from rig.errors import UsageError
+from rig.records.store import RecordError, RecordStore
+from rig.records.units import units_from_jobs
+from rig.web.feed import StationFeed
+from rig.web.scans import WebScans, check_scan
+
+log = logging.getLogger(__name__)
+
+TOKEN_COOKIE = "rig_token"
+TOKEN_HEADER = "x-rig-token"
+#: A keep-alive comment this often keeps proxies and phones from closing a quiet stream.
+PING_S = 10
+
+
+class TokenGate:
+    """ASGI middleware: with a token, refuse every request that does not carry it."""
+
+    def __init__(self, app: ASGIApp, token: str | None) -> None:
+        self.app = app
+        self.token = token or None
+
+    def _matches(self, given: str | None) -> bool:
+        # compare_digest: how much of a guess matched must not show in the response time.
+        return given is not None and hmac.compare_digest(given.encode(), str(self.token).encode())
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request = Request(scope)
+        if request.method == "POST" and not _same_origin(request):
+            await PlainTextResponse("rig: refused: a request from another site\n", 403)(
+                scope, receive, send
+            )
+            return
+        if self.token is None:
+            await self.app(scope, receive, send)
+            return
+        auth = request.headers.get("authorization", "")
+        bearer = auth[7:].strip() if auth.lower().startswith("bearer ") else None
+        if self._matches(bearer) or self._matches(request.headers.get(TOKEN_HEADER)):
+            await self.app(scope, receive, send)
+            return
+        if self._matches(request.cookies.get(TOKEN_COOKIE)):
+            await self.app(scope, receive, send)
+            return
+        if self._matches(request.query_params.get("token")):
+            # Into a cookie, and out of the address bar, the history and the page's links.
+            rest = [(k, v) for k, v in request.query_params.multi_items() if k != "token"]
+            target = request.url.path + (f"?{urlencode(rest)}" if rest else "")
+            response = RedirectResponse(target, status_code=303)
+            response.set_cookie(
+                TOKEN_COOKIE, str(self.token), httponly=True, samesite="strict", path="/"
+            )
+            await response(scope, receive, send)
+            return
+        await PlainTextResponse(
+            "rig: refused: this station needs its token (RIG_WEB_TOKEN): "
+            "open the page as /?token=TOKEN\n",
+            401,
+        )(scope, receive, send)
+
+
+def _same_origin(request: Request) -> bool:
+    """A POST from the station's own page, or from a tool that sends no Origin (curl)."""
+    origin = request.headers.get("origin")
+    if origin is None:
+        return True
+    return urlsplit(origin).netloc == request.headers.get("host", "")
+
+
+def _page() -> str:
+    return (resources.files("rig.web") / "static" / "index.html").read_text(encoding="utf-8")
+
+
+async def _scan_text(request: Request) -> str:
+    if request.headers.get("content-type", "").startswith("application/json"):
+        try:
+            body: Any = await request.json()
+        except ValueError:
+            raise UsageError("scan: the body is not JSON") from None
+        text = body.get("scan") if isinstance(body, dict) else None
+    else:
+        text = (await request.form()).get("scan")
+    if not isinstance(text, str) or not text.strip():
+        raise UsageError("scan: nothing was scanned")
+    return text
+
+
+def make_app(
+    feed: StationFeed,
+    scans: WebScans,
+    *,
+    token: str | None = None,
+    report_title: str | None = None,
+) -> ASGIApp:
+    """The station page's ASGI app, behind its token gate."""
+
+    async def page(request: Request) -> Response:
+        return HTMLResponse(_page(), headers={"Cache-Control": "no-store"})
+
+    async def state(request: Request) -> Response:
+        return JSONResponse(feed.state())
+
+    async def events(request: Request) -> Response:
+        async def stream() -> Any:
+            async for item in feed.changes():
+                yield {"event": "state", "data": json.dumps(item)}
+
+        return EventSourceResponse(stream(), ping=PING_S, headers={"Cache-Control": "no-store"})
+
+    async def scan(request: Request) -> Response:
+        try:
+            text = check_scan(await _scan_text(request), feed.bays)
+        except UsageError as exc:
+            return JSONResponse({"error": str(exc)}, status_code=400)
+        if feed.stopping or feed.closed.is_set():
+            return JSONResponse({"error": "the station is stopping: no new units"}, 409)
+        scans.put(text)
+        feed.note(f"scanned {text}")
+        return JSONResponse({"queued": text}, status_code=202)
+
+    async def stop(request: Request) -> Response:
+        if not feed.stopping:
+            feed.stopping = True
+            scans.stop()
+            feed.note("stop pressed: the running units finish, then the station stops")
+        return JSONResponse({"stopping": True}, status_code=202)
+
+    def _jobs() -> list[dict[str, Any]]:
+        with RecordStore(feed.data_dir) as store:
+            return store.jobs()
+
+    async def report(request: Request) -> Response:
+        from rig.records.report import DEFAULT_TITLE, render_html
+
+        try:
+            jobs = _jobs()
+        except RecordError as exc:
+            return PlainTextResponse(f"rig: {exc}\n", 503)
+        return HTMLResponse(render_html(jobs, title=report_title or DEFAULT_TITLE))
+
+    async def label(request: Request) -> Response:
+        from rig.labels.content import LabelError, label_for_job
+        from rig.labels.layout import label_pdf, label_png
+
+        job_id: int = request.path_params["job_id"]
+        kind: str = request.path_params["kind"]
+        if kind not in ("png", "pdf"):
+            return PlainTextResponse("rig: a label is .png or .pdf\n", 404)
+        try:
+            data = label_for_job(units_from_jobs(_jobs()), job_id, base_url=str(request.base_url))
+        except LabelError as exc:
+            return PlainTextResponse(f"rig: {exc}\n", 404)
+        body = label_png(data) if kind == "png" else label_pdf(data)
+        return Response(body, media_type="image/png" if kind == "png" else "application/pdf")
+
+    routes = [
+        Route("/", page),
+        Route("/state", state),
+        Route("/events", events),
+        Route("/scan", scan, methods=["POST"]),
+        Route("/stop", stop, methods=["POST"]),
+        Route("/report", report),
+        Route("/label/{job_id:int}.{kind}", label),
+        Mount("/static", StaticFiles(packages=[("rig.web", "static")]), name="static"),
+    ]
+    return TokenGate(Starlette(routes=routes), token)
