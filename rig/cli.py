@@ -121,6 +121,14 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--boot-s", type=float, default=4.0, help="simulated boot time (default 4)")
     p.add_argument("--board", action="store_true", help="through the simulated firmware board")
     p.add_argument("--json", action="store_true", help="the job as JSON on stdout")
+    p.add_argument("--bays", type=int, help="the station with N simulated bays (some with faults)")
+    p.add_argument(
+        "--web",
+        nargs="?",
+        const="127.0.0.1:8765",
+        metavar="ADDR:PORT",
+        help="with --bays: the station page (default 127.0.0.1:8765)",
+    )
 
     p = sub.add_parser("board", help="actuator board tools")
     board_sub = p.add_subparsers(dest="board_command", required=True, metavar="ACTION")
@@ -373,8 +381,19 @@ def _stdout_console() -> Console:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from rig.demo import run_demo
+    from rig.demo import run_demo, run_station_demo
 
+    if args.bays is not None:
+        return run_station_demo(
+            bays=args.bays,
+            web=args.web,
+            data_dir=Path(args.data_dir) if args.data_dir else None,
+            off_s=args.off_s,
+            hold_s=args.hold_s,
+            boot_s=args.boot_s,
+        )
+    if args.web is not None:
+        raise UsageError("--web: the demo's page shows a station: add --bays N (e.g. --bays 4)")
     return run_demo(
         data_dir=Path(args.data_dir) if args.data_dir else None,
         off_s=args.off_s,

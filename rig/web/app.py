@@ -6,7 +6,8 @@ Routes:
   events below and works on a phone-sized screen.
 - `GET /events`: server-sent events, one `state` event (JSON) now and after every change.
 - `GET /state`: the same state, once (scripts, `curl`).
-- `POST /scan` (`scan=SERIAL` or `scan=BAY SERIAL`, form or JSON): into the station's scans.
+- `POST /scan` (`scan=SERIAL` or `scan=BAY SERIAL`, urlencoded form or JSON): into the
+  station's scans.
 - `POST /stop`: the stop button, the `q` a technician types: running units end, then the
   station.
 - `GET /report`: the records' HTML report (`rig report --html`), certificates anchored
@@ -25,7 +26,7 @@ import json
 import logging
 from importlib import resources
 from typing import Any
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 from sse_starlette.sse import EventSourceResponse
 from starlette.applications import Starlette
@@ -116,7 +117,13 @@ def _page() -> str:
     return (resources.files("rig.web") / "static" / "index.html").read_text(encoding="utf-8")
 
 
+#: A scan is a serial and a bay name: anything much longer is not one.
+MAX_SCAN_BODY = 2048
+
+
 async def _scan_text(request: Request) -> str:
+    if int(request.headers.get("content-length") or 0) > MAX_SCAN_BODY:
+        raise UsageError(f"scan: over {MAX_SCAN_BODY} bytes: not a scan")
     if request.headers.get("content-type", "").startswith("application/json"):
         try:
             body: Any = await request.json()
@@ -124,7 +131,9 @@ async def _scan_text(request: Request) -> str:
             raise UsageError("scan: the body is not JSON") from None
         text = body.get("scan") if isinstance(body, dict) else None
     else:
-        text = (await request.form()).get("scan")
+        # A urlencoded form (curl -d scan=...): the stdlib reads it; multipart is not needed.
+        form = parse_qs((await request.body()).decode("utf-8", "replace"))
+        text = form.get("scan", [None])[0]
     if not isinstance(text, str) or not text.strip():
         raise UsageError("scan: nothing was scanned")
     return text
