@@ -123,7 +123,7 @@ def test_the_pdf_is_one_page_the_size_of_the_label(
     assert main(["label", str(ids["verified"]), "--data-dir", str(data_dir), "-o", str(out)]) == 0
     pdf = out.read_bytes()
     assert pdf.startswith(b"%PDF")
-    [box] = re.findall(  # one pagerb"/MediaBox \[\s*0 0 ([\d.]+) ([\d.]+)\s*\]", pdf)
+    [box] = re.findall(rb"/MediaBox \[\s*0 0 ([\d.]+) ([\d.]+)\s*\]", pdf)  # one page
     width_mm, height_mm = (float(v) * 25.4 / 72 for v in box)
     assert width_mm == pytest.approx(62.0, abs=0.2) and height_mm == pytest.approx(28.9, abs=0.2)
 
