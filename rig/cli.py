@@ -228,6 +228,16 @@ def cmd_run(args: argparse.Namespace) -> int:
         retry=not args.no_retry,
         notifier=Notifier.from_env(),  # systemd's READY, STOPPING and watchdog; else no-ops
     )
+    labels = None
+    if config.labels.prints:  # [labels]: each verified unit's label printed (rig.labels)
+        from rig.labels.station import LabelPrinter
+
+        labels = LabelPrinter(
+            config.labels,
+            station=config.station.name,
+            tell=lambda line: station.operator.tell(line),  # the page's too, with --web
+        )
+        station.unit_listeners.append(labels.unit_done)
     if web is not None:
         from rig.web.serve import serve_station
 
@@ -235,10 +245,11 @@ def cmd_run(args: argparse.Namespace) -> int:
             code = serve_station(
                 station, scans, web, terminal=not args.no_stdin and sys.stdin.isatty()
             )
-        operator.tell(station.tally.line(station.clock.monotonic()))
-        return code
-    with scans:  # closing ungrabs the scanner
-        code = station.run()
+    else:
+        with scans:  # closing ungrabs the scanner
+            code = station.run()
+    if labels is not None:
+        labels.close()
     operator.tell(station.tally.line(station.clock.monotonic()))
     return code
 

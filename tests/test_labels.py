@@ -15,17 +15,23 @@ from pathlib import Path
 
 import pytest
 import zxingcpp
+from gpiozero.pins.mock import MockFactory
 from PIL import Image
 
 from rig.cli import main
+from rig.config import parse_config
+from rig.errors import ConfigError
 from rig.job import Plan, ProcedureName, Result, Step, Unit
-from rig.labels import command
+from rig.labels import names
 from rig.labels.content import LabelError, label_for_job
 from rig.labels.layout import DPI, SIZES, render_label
-from rig.labels.printers import DEFAULT_MODEL, brother_raster
+from rig.labels.printers import brother_raster
 from rig.outcomes import Outcome
 from rig.records.store import RecordStore
 from rig.records.units import UnitRecord, units_from_jobs
+from rig.sim.bench import gpio_bay, rig_toml, wire_to_pins
+from rig.sim.camera import CameraSpec, SimCamera
+from rig.sim.network import SimNetwork
 
 MODEL = "DS-2CD2143G2-I"
 STARTED = 1_796_000_000.0  # 2026-11-30, UTC
@@ -235,8 +241,8 @@ def test_a_cups_printer_gets_the_label_s_pdf_through_lp(
     assert Path(f"{kept}.pdf").read_bytes().startswith(b"%PDF")
 
 
-def test_the_command_line_s_sizes_are_the_layout_s() -> None:
-    assert tuple(SIZES) == command.SIZE_NAMES and command.DEFAULT_MODEL == DEFAULT_MODEL
+def test_the_sizes_by_name_are_the_layout_s() -> None:
+    assert tuple(SIZES) == names.SIZE_NAMES and names.DEFAULT_SIZE in SIZES
 
 
 def test_every_size_makes_a_raster_brother_ql_accepts() -> None:
@@ -252,3 +258,57 @@ def test_every_size_makes_a_raster_brother_ql_accepts() -> None:
     png = io.BytesIO()
     render_label(data).save(png, "PNG")
     assert Image.open(png).mode == "1"  # one bit per dot: what the printer prints
+
+
+def test_the_station_prints_each_verified_unit_s_label(
+    lab: tuple[MockFactory, SimNetwork],
+    tmp_path: Path,
+    printer: PrinterListener,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    factory, network = lab
+    camera = SimCamera(CameraSpec.sample(1, boot_s=0.3, reset_hold_s=1.2)).start()
+    network.add(camera)
+    wire_to_pins(camera, factory, relay=17, solenoid=27)
+    timing = {"off_s": 0.6, "hold_s": 1.5, "boot_timeout_s": 8, "profile": MODEL}
+    text = rig_toml(
+        target=network.target,
+        station="bench-1",
+        network={"sadp_poll_s": 0.1, "settle_s": 0.4},
+        bays=[gpio_bay("A", relay=17, solenoid=27, **timing)],
+        data_dir=str(tmp_path / "records"),
+    )
+    text += f'\n[labels]\nbrother = "127.0.0.1:{printer.port}"\nurl = "http://bench-1:8765"\n'
+    path = tmp_path / "rig.toml"
+    path.write_text(text)
+    # The scan the operator types; then the end of input: the running unit ends, the station.
+    monkeypatch.setattr("sys.stdin", io.StringIO(f"A {camera.spec.device_sn[-13:]}\n"))
+    assert main(["run", "--config", str(path)]) == 0
+    printer.thread.join(timeout=30)
+    assert printer.received.endswith(b"\x1a")
+    with RecordStore(tmp_path / "records") as store:
+        [job] = store.jobs()
+    assert f"bay A: label of {job['serial']} sent to Brother QL-820NWB" in capsys.readouterr().err
+    # What was printed is that unit's label, its QR code linking its certificate.
+    data = label_for_job(
+        units_of(tmp_path / "records"), job["job_id"], base_url="http://bench-1:8765"
+    )
+    assert printer.received == brother_raster(render_label(data), "62x29")
+
+
+@pytest.mark.parametrize(
+    ("table", "problem"),
+    [
+        (
+            'brother = "10.0.0.9"\ncups = "QL"',
+            "labels.cups: one printer: brother or cups, not both",
+        ),
+        ('size = "100x62"', "labels.size: must be one of 62x29, 62; got '100x62'"),
+        ('printer = "QL"', "labels.printer: unknown key"),
+    ],
+)
+def test_a_bad_labels_table_is_one_line(table: str, problem: str) -> None:
+    text = rig_toml(target="127.0.0.1:9", bays=[gpio_bay("A", relay=17, solenoid=27)])
+    with pytest.raises(ConfigError, match=re.escape(problem)):
+        parse_config(f"{text}\n[labels]\n{table}\n")

@@ -9,17 +9,12 @@ from typing import TYPE_CHECKING
 
 from rig.clock import SystemClock
 from rig.errors import UsageError
+from rig.labels.names import DEFAULT_MODEL, DEFAULT_SIZE, SIZE_NAMES
 from rig.records.units import units_from_jobs
 from rig.session import open_records
 
 if TYPE_CHECKING:
     from rig.labels.content import LabelData
-
-# rig.labels.layout.SIZES and printers.DEFAULT_MODEL (a test checks they agree): named here
-# so that building the command line loads no imaging library.
-SIZE_NAMES = ("62x29", "62")
-DEFAULT_SIZE = "62x29"
-DEFAULT_MODEL = "QL-820NWB"
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:

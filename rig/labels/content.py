@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from rig.errors import RigError
+from rig.job import JobReport
+from rig.outcomes import Outcome
 from rig.records.units import UnitRecord
 
 
@@ -66,4 +68,24 @@ def label_for_job(
         outcome=last.outcome or "",
         date=datetime.fromtimestamp(ended, UTC).date().isoformat(),
         qr=certificate_ref(last.job_id, last.station, base_url),
+    )
+
+
+def label_for_report(
+    report: JobReport, *, station: str, base_url: str | None = None, wall: float | None = None
+) -> LabelData:
+    """The label of the unit a station just verified, from its last job's report."""
+    unit = report.result.unit
+    if report.result.outcome is not Outcome.RESET_VERIFIED:
+        raise LabelError(f"job {report.job_id}: {report.result.outcome.value}: no label")
+    when = datetime.now(UTC) if wall is None else datetime.fromtimestamp(wall, UTC)
+    return LabelData(
+        job_id=report.job_id,
+        station=station,
+        model=unit.model or "?",
+        serial=unit.serial or "?",
+        mac=(unit.mac or "?").upper(),
+        outcome=report.result.outcome.value,
+        date=when.date().isoformat(),
+        qr=certificate_ref(report.job_id, station, base_url),
     )

@@ -17,6 +17,7 @@ import segno
 from PIL import Image, ImageDraw, ImageFont
 
 from rig.labels.content import LabelData, LabelError
+from rig.labels.names import DEFAULT_SIZE
 
 DPI = 300
 
@@ -39,7 +40,6 @@ SIZES: dict[str, LabelSize] = {
     "62x29": LabelSize("62x29", (696, 271), (732, 341), die_cut=True),
     "62": LabelSize("62", (696, 400), (732, 400), die_cut=False),
 }
-DEFAULT_SIZE = "62x29"
 
 
 def label_size(name: str) -> LabelSize:

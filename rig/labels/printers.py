@@ -16,8 +16,8 @@ from pathlib import Path
 from PIL import Image
 
 from rig.labels.content import LabelError
+from rig.labels.names import DEFAULT_MODEL
 
-DEFAULT_MODEL = "QL-820NWB"
 BROTHER_PORT = 9100
 
 
