@@ -15,7 +15,15 @@ function el(tag, attrs, ...children) {
 
 function outcomeClass(outcome) {
   if (!outcome) return "";
+  if (outcome === "running") return "running";
   return outcome.startsWith("reset_verified") ? "reset_verified" : "failed";
+}
+
+// The station's row says "reset_verified (2 attempt(s))": the outcome, and how many tries.
+function splitOutcome(text) {
+  const [outcome, ...rest] = (text || "").split(" ");
+  const attempts = /\((\d+) attempt/.exec(rest.join(" "));
+  return [outcome, attempts ? Number(attempts[1]) : 1];
 }
 
 function isBusy(stage) {
@@ -30,13 +38,17 @@ function drawBays(bays) {
   box.replaceChildren(...bays.map((bay) => {
     const countdown = el("div", { class: "countdown" });
     if (bay.left_s !== null) countdowns.push([countdown, bay.left_s, now]);
+    const [outcome, attempts] = splitOutcome(bay.outcome);
+    const last = attempts > 1 ? `last unit: ${outcome} after ${attempts} attempts (longer hold)`
+                              : (outcome ? "last unit: " + outcome : "");
     const card = el("article", { class: "bay", "data-bay": bay.name },
       el("h3", {}, "Bay " + bay.name,
-        bay.outcome ? el("span", { class: "badge " + outcomeClass(bay.outcome) }, bay.outcome) : ""),
+        outcome ? el("span", { class: "badge " + outcomeClass(outcome), title: last }, bay.outcome)
+                : ""),
       el("div", { class: "stage" }, bay.stage),
       countdown,
       el("div", { class: "unit" }, bay.unit ? "unit " + bay.unit : "no unit"),
-      el("div", { class: "reason" }, bay.reason || ""),
+      el("div", { class: "reason" }, [last, bay.reason].filter(Boolean).join(": ")),
       el("div", { class: "qa" }, bay.qa ? "QA: " + bay.qa : ""));
     card.classList.add(isBusy(bay.stage) ? "busy" : (outcomeClass(bay.outcome) || "idle"));
     return card;
