@@ -186,7 +186,7 @@ def _station_demo_end(station: Any, lab: list[Any], data_dir: Path, console: Con
     for unit in station.units:  # each bay's first unit: the one the demo scanned in
         last.setdefault(unit[-1].bay, unit)
     table = Table(title="rig demo: the station's bays")
-    for column in ("bay", "unit", "expected", "outcome", "attempts", "reason"):
+    for column in ("bay", "its unit", "expected", "outcome", "attempts", "reason"):
         table.add_column(column)
     as_expected = True
     for bay in lab:

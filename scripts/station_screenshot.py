@@ -1,10 +1,10 @@
 """The README's pictures of the station page: `rig demo --bays 4 --web` in headless chromium.
 
-    .venv/bin/python scripts/station_screenshot.py          # docs/station-web.png, -phone.png
+    .venv/bin/python scripts/station_screenshot.py   # docs/station-web.png, -phone, label
 
 Runs the demo (simulated bays on 127.0.0.1 only) on a free port, waits until a bay has a
-verdict while others still hold, takes a desktop and a phone-sized picture, then presses the
-page's stop button and waits for the demo to end.
+verdict while others still hold, takes a desktop and a phone-sized picture and the label of
+the verified unit, then presses the page's stop button and waits for the demo to end.
 """
 
 from __future__ import annotations
@@ -87,10 +87,16 @@ def main() -> int:
             phone.wait_for_selector("#connection.live", timeout=30_000)
             phone_out = args.out.with_name(args.out.stem + "-phone.png")
             phone.screenshot(path=str(phone_out))
+            # The label of A's unit, as the page links it.
+            state = requests.get(url + "state", timeout=10).json()
+            verified = next(u for u in state["units"] if u["verified"])
+            label = requests.get(f"{url}label/{verified['job_id']}.png", timeout=10)
+            label_out = args.out.with_name("label-62x29.png")
+            label_out.write_bytes(label.content)
             page.on("dialog", lambda dialog: dialog.accept())
             page.click("#stop")
             browser.close()
-        print(f"wrote {args.out} and {phone_out}")
+        print(f"wrote {args.out}, {phone_out} and {label_out}")
         return 0 if demo.wait(timeout=180) == 0 else 1
     finally:
         if demo.poll() is None:
