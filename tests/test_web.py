@@ -347,3 +347,12 @@ def test_qa_results_in_any_shape() -> None:
         reason = "no picture"
 
     assert qa_text(Result()) == "qa_failed (no picture)"
+
+
+def test_the_command_line_default_is_the_server_s() -> None:
+    from rig.cli import _parser
+    from rig.web.serve import DEFAULT_LISTEN
+
+    assert _parser().parse_args(["run", "--web"]).web == DEFAULT_LISTEN
+    assert _parser().parse_args(["demo", "--bays", "2", "--web"]).web == DEFAULT_LISTEN
+    assert _parser().parse_args(["run"]).web is None
