@@ -243,7 +243,11 @@ def cmd_run(args: argparse.Namespace) -> int:
 
         with scans:
             code = serve_station(
-                station, scans, web, terminal=not args.no_stdin and sys.stdin.isatty()
+                station,
+                scans,
+                web,
+                terminal=not args.no_stdin and sys.stdin.isatty(),
+                labels=labels,
             )
     else:
         with scans:  # closing ungrabs the scanner

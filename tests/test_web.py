@@ -4,6 +4,7 @@ driven by Playwright) over a station of simulated bays, its token, and the piece
 from __future__ import annotations
 
 import io
+import socket
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,6 +18,7 @@ from PIL import Image
 from rig.clock import FakeClock, SystemClock
 from rig.config import parse_config
 from rig.errors import UsageError
+from rig.labels.station import LabelPrinter
 from rig.progress import Progress
 from rig.sim.bench import gpio_bay, rig_toml, wire_to_pins
 from rig.sim.camera import CameraSpec, SimCamera
@@ -59,7 +61,12 @@ class LiveStation:
     """A station of simulated bays running in a thread, its page served on a free port."""
 
     def __init__(
-        self, factory: MockFactory, network: SimNetwork, tmp_path: Path, token: str | None
+        self,
+        factory: MockFactory,
+        network: SimNetwork,
+        tmp_path: Path,
+        token: str | None,
+        labels: str = "",
     ) -> None:
         self.cameras: dict[str, SimCamera] = {}
         for n, (bay, (relay, solenoid)) in enumerate(PINS.items(), start=1):
@@ -74,6 +81,7 @@ class LiveStation:
                 network={"sadp_poll_s": 0.1, "settle_s": 0.4},
                 bays=[gpio_bay(b, relay=r, solenoid=s, **timing) for b, (r, s) in PINS.items()],
             )
+            + labels
         )
         self.scans = WebScans(base_ends=False)
         self.station = Station(
@@ -84,6 +92,12 @@ class LiveStation:
             scans=self.scans,
             pin_factory=factory,
         )
+        self.labels: LabelPrinter | None = None
+        if config.labels.prints:  # as `rig run` adds it
+            self.labels = LabelPrinter(
+                config.labels, station="lab-1", tell=lambda line: self.station.operator.tell(line)
+            )
+            self.station.unit_listeners.append(self.labels.unit_done)
         self.option = WebOption("127.0.0.1", 0, token)
         self.url = ""
         self.code: int | None = None
@@ -94,7 +108,7 @@ class LiveStation:
 
     def _run(self, ready: threading.Event) -> None:
         # As rig.web.serve.serve_station runs it: the page is served while the station runs.
-        with station_web(self.station, self.scans, self.option) as server:
+        with station_web(self.station, self.scans, self.option, labels=self.labels) as server:
             self.url = server.url
             ready.set()
             try:
@@ -202,7 +216,7 @@ def test_the_label_of_a_unit_done_decodes_to_its_certificate(live: LiveStation) 
     label = requests.get(f"{live.url}label/{job_id}.png", timeout=10)
     assert label.headers["content-type"] == "image/png"
     [code] = zxingcpp.read_barcodes(Image.open(io.BytesIO(label.content)))
-    assert code.text == f"{live.url}report#certificate-{job_id}"
+    assert code.text == f"lab-1/certificate-{job_id}"  # no [labels] url: the certificate's id
     assert requests.get(f"{live.url}label/{job_id + 99}.png", timeout=10).status_code == 404
 
 
@@ -356,3 +370,81 @@ def test_the_command_line_default_is_the_server_s() -> None:
     assert _parser().parse_args(["run", "--web"]).web == DEFAULT_LISTEN
     assert _parser().parse_args(["demo", "--bays", "2", "--web"]).web == DEFAULT_LISTEN
     assert _parser().parse_args(["run"]).web is None
+
+
+class Printer:
+    """A TCP listener on 127.0.0.1 standing in for a Brother QL: every job it is sent."""
+
+    def __init__(self) -> None:
+        self.sock = socket.create_server(("127.0.0.1", 0))
+        self.port = self.sock.getsockname()[1]
+        self.jobs: list[bytes] = []
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:  # closed
+                return
+            with conn:
+                job = b""
+                while chunk := conn.recv(65536):
+                    job += chunk
+            self.jobs.append(job)
+
+
+def test_the_page_prints_a_unit_s_label_again(
+    lab: tuple[MockFactory, SimNetwork], tmp_path: Path, browser: Any
+) -> None:
+    import zxingcpp
+
+    printer = Printer()
+    labels = f'\n[labels]\nbrother = "127.0.0.1:{printer.port}"\nurl = "http://bench.lab:8765"\n'
+    live = LiveStation(*lab, tmp_path, token=None, labels=labels)
+    try:
+        requests.post(live.url + "scan", json={"scan": f"B {live.serial('B')}"}, timeout=10)
+        # The station prints the verified unit's label on its own...
+        assert wait_until(lambda: len(printer.jobs) == 1, timeout_s=60) is not None
+        job_id = live.station.units[0][-1].job_id
+        page = browser.new_page()
+        page.goto(live.url)
+        button = page.locator(f"#units tr[data-job='{job_id}'] button.print")
+        button.click(timeout=WAIT_MS)
+        # ... and again from the page: the same label.
+        assert wait_until(lambda: len(printer.jobs) == 2, timeout_s=30) is not None
+        assert printer.jobs[0] == printer.jobs[1] and printer.jobs[0].endswith(b"\x1a")
+        page.wait_for_function(
+            "() => document.querySelector('#scan-status').textContent.includes('queued for')",
+            timeout=WAIT_MS,
+        )
+        label = requests.get(f"{live.url}label/{job_id}.png", timeout=10)
+        [code] = zxingcpp.read_barcodes(Image.open(io.BytesIO(label.content)))
+        assert code.text == f"http://bench.lab:8765/report#certificate-{job_id}"
+        page.close()
+    finally:
+        live.close()
+        printer.sock.close()
+
+
+def test_without_a_printer_the_page_has_no_print_button(live: LiveStation) -> None:
+    assert requests.get(live.url + "config", timeout=10).json() == {"printer": False}
+    answer = requests.post(live.url + "label/1/print", timeout=10)
+    assert answer.status_code == 404 and "no label printer" in answer.json()["error"]
+
+
+def test_a_unit_s_qa_result_shows_on_its_bay_when_there_is_one(tmp_path: Path) -> None:
+    from rig.job import JobReport, Result, Unit
+    from rig.outcomes import Outcome
+
+    progress = Progress(FakeClock())
+    feed = StationFeed(progress, station="lab-1", bays=["A", "B"], data_dir=tmp_path)
+    plain = JobReport(1, "B", Result(Outcome.RESET_VERIFIED, "factory state", Unit(), 18.0, [], []))
+    feed.unit_done("B", [plain])  # before the QA pass exists: no `qa` at all
+    with_qa = JobReport(
+        2, "A", Result(Outcome.RESET_VERIFIED, "factory state", Unit(), 18.0, [], [])
+    )
+    with_qa.qa = {"outcome": "qa_passed", "reason": "picture, storage"}  # type: ignore[attr-defined]
+    feed.unit_done("A", [with_qa])
+    qa = {bay["name"]: bay["qa"] for bay in feed.state()["bays"]}
+    assert qa == {"A": "qa_passed (picture, storage)", "B": ""}

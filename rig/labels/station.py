@@ -36,6 +36,16 @@ class LabelPrinter:
             data = label_for_report(last, station=self.station, base_url=self.config.url)
             self._queue.put((bay, data))
 
+    def reprint(self, data: LabelData, bay: str | None) -> str:
+        """Queue a label again (the station page's Print button: a label jammed, or lost)."""
+        self._queue.put((bay or "-", data))
+        return f"label of {data.serial} queued for {self.describe()}"
+
+    def describe(self) -> str:
+        if self.config.brother is not None:
+            return f"Brother {self.config.model} at {self.config.brother}"
+        return f"CUPS printer {self.config.cups}"
+
     def close(self, timeout_s: float = 30.0) -> None:
         """Let the labels queued so far print (up to `timeout_s`), then stop."""
         self._queue.put(None)
@@ -63,7 +73,7 @@ class LabelPrinter:
         if self.config.brother is not None:
             job = brother_raster(render_label(data, size), size, model=self.config.model)
             print_brother(job, self.config.brother)
-            return f"Brother {self.config.model} at {self.config.brother}"
+            return self.describe()
         assert self.config.cups is not None
         print_cups(label_pdf(data, size), self.config.cups, title=f"rig label {data.serial}")
-        return f"CUPS printer {self.config.cups}"
+        return self.describe()

@@ -11,7 +11,8 @@ Routes:
 - `POST /stop`: the stop button, the `q` a technician types: running units end, then the
   station.
 - `GET /report`: the records' HTML report (`rig report --html`), certificates anchored
-  `#certificate-JOB`; `GET /label/JOB.png` and `.pdf`: a verified unit's label.
+  `#certificate-JOB`; `GET /label/JOB.png` and `.pdf`: a verified unit's label;
+  `POST /label/JOB/print`: that label to the station's printer (`[labels]`), again.
 
 Access (`TokenGate`): with a token (`RIG_WEB_TOKEN`) every request must carry it, as
 `Authorization: Bearer TOKEN`, an `X-Rig-Token` header, `?token=TOKEN` (then it becomes an
@@ -24,8 +25,9 @@ from __future__ import annotations
 import hmac
 import json
 import logging
+from collections.abc import Callable
 from importlib import resources
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 from sse_starlette.sse import EventSourceResponse
@@ -47,6 +49,9 @@ from rig.records.store import RecordError, RecordStore
 from rig.records.units import units_from_jobs
 from rig.web.feed import StationFeed
 from rig.web.scans import WebScans, check_scan
+
+if TYPE_CHECKING:
+    from rig.labels.content import LabelData
 
 log = logging.getLogger(__name__)
 
@@ -139,14 +144,20 @@ async def _scan_text(request: Request) -> str:
     return text
 
 
+#: Sends a unit's label to the station's printer ([labels]); what it did, as a line.
+PrintLabel = Callable[["LabelData", "str | None"], str]
+
+
 def make_app(
     feed: StationFeed,
     scans: WebScans,
     *,
     token: str | None = None,
     report_title: str | None = None,
+    print_label: PrintLabel | None = None,
 ) -> ASGIApp:
-    """The station page's ASGI app, behind its token gate."""
+    """The station page's ASGI app, behind its token gate. With `print_label` (the station
+    has a label printer) each verified unit's label can be printed again from the page."""
 
     async def page(request: Request) -> Response:
         return HTMLResponse(_page(), headers={"Cache-Control": "no-store"})
@@ -201,14 +212,35 @@ def make_app(
         if kind not in ("png", "pdf"):
             return PlainTextResponse("rig: a label is .png or .pdf\n", 404)
         try:
-            data = label_for_job(units_from_jobs(_jobs()), job_id, base_url=str(request.base_url))
+            data = label_for_job(units_from_jobs(_jobs()), job_id, base_url=feed.label_url)
         except LabelError as exc:
             return PlainTextResponse(f"rig: {exc}\n", 404)
         body = label_png(data) if kind == "png" else label_pdf(data)
         return Response(body, media_type="image/png" if kind == "png" else "application/pdf")
 
+    async def print_again(request: Request) -> Response:
+        from rig.labels.content import LabelError, label_for_job
+
+        if print_label is None:
+            return JSONResponse({"error": "this station has no label printer ([labels])"}, 404)
+        job_id: int = request.path_params["job_id"]
+        try:
+            units = units_from_jobs(_jobs())
+            data = label_for_job(units, job_id, base_url=feed.label_url)
+        except (LabelError, RecordError) as exc:
+            return JSONResponse({"error": str(exc)}, status_code=404)
+        bay = next((u.last.bay for u in units if job_id in u.job_ids), None)
+        line = print_label(data, bay)
+        feed.note(line)
+        return JSONResponse({"queued": line}, status_code=202)
+
+    async def config(request: Request) -> Response:
+        return JSONResponse({"printer": print_label is not None})
+
     routes = [
         Route("/", page),
+        Route("/config", config),
+        Route("/label/{job_id:int}/print", print_again, methods=["POST"]),
         Route("/state", state),
         Route("/events", events),
         Route("/scan", scan, methods=["POST"]),

@@ -116,6 +116,10 @@ class StationFeed:
         self._waiters: set[tuple[asyncio.AbstractEventLoop, asyncio.Event]] = set()
         self._version = 0
         self.stopping = False  # the stop button was pressed: the running units are finishing
+        # [labels] url: how the lab reaches this page. One rule for every label, printed by
+        # the station or from the page: its QR code holds the certificate's address only
+        # then, else the certificate's id.
+        self.label_url: str | None = None
         self.closed = threading.Event()
         self._unlisten = progress.listen(self._row_changed)
         self.refresh_records()

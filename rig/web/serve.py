@@ -28,6 +28,7 @@ from rig.web.scans import WebScans
 if TYPE_CHECKING:
     from starlette.types import ASGIApp
 
+    from rig.labels.station import LabelPrinter
     from rig.operator import Operator
     from rig.station import Station
 
@@ -171,8 +172,11 @@ class NotingOperator:
 
 
 @contextmanager
-def station_web(station: Station, scans: WebScans, option: WebOption) -> Iterator[WebServer]:
-    """The page of `station` (which reads `scans`), served while the block runs."""
+def station_web(
+    station: Station, scans: WebScans, option: WebOption, *, labels: LabelPrinter | None = None
+) -> Iterator[WebServer]:
+    """The page of `station` (which reads `scans`), served while the block runs; with the
+    station's label printer (`labels`), the page can print a unit's label again."""
     feed = StationFeed(
         station.progress,
         station=station.config.station.name,
@@ -181,7 +185,9 @@ def station_web(station: Station, scans: WebScans, option: WebOption) -> Iterato
     )
     station.unit_listeners.append(feed.unit_done)
     station.operator = NotingOperator(station.operator, feed)
-    server = WebServer(make_app(feed, scans, token=option.token), option.host, option.port)
+    feed.label_url = station.config.labels.url
+    app = make_app(feed, scans, token=option.token, print_label=labels.reprint if labels else None)
+    server = WebServer(app, option.host, option.port)
     server.start()
     station.operator.tell(f"station page: {server.url}" + (" (token)" if option.token else ""))
     try:
@@ -192,14 +198,19 @@ def station_web(station: Station, scans: WebScans, option: WebOption) -> Iterato
 
 
 def serve_station(
-    station: Station, base: Iterable[str], option: WebOption, *, terminal: bool
+    station: Station,
+    base: Iterable[str],
+    option: WebOption,
+    *,
+    terminal: bool,
+    labels: LabelPrinter | None = None,
 ) -> int:
     """Run `station` with its page: its scans are `base` (stdin, the scanner) and the page's.
     At a terminal (`terminal`) the end of `base` (Ctrl-D) ends the station as ever; otherwise
     the stop button, `q` or a signal does."""
     scans = WebScans(base, base_ends=terminal)
     station.scans = scans
-    with station_web(station, scans, option):
+    with station_web(station, scans, option, labels=labels):
         try:
             return station.run()
         finally:

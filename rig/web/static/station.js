@@ -5,6 +5,7 @@
 
 const $ = (id) => document.getElementById(id);
 let countdowns = []; // [element, seconds left when received, performance.now() then]
+let printer = false; // the station has a label printer ([labels]): units get a Print button
 
 function el(tag, attrs, ...children) {
   const node = document.createElement(tag);
@@ -79,6 +80,14 @@ function drawUnits(units) {
                              rel: "noopener" }, "certificate"), " ",
                    el("a", { href: "/label/" + unit.job_id + ".png", target: "_blank",
                              rel: "noopener" }, "label"));
+      if (printer) {
+        const button = el("button", { type: "button", class: "print" }, "print");
+        button.addEventListener("click", async () => {
+          const [ok, answer] = await post("/label/" + unit.job_id + "/print");
+          setStatus(ok ? answer.queued : answer.error || "refused", !ok);
+        });
+        links.append(" ", button);
+      }
     }
     return el("tr", { "data-job": String(unit.job_id) },
       el("td", {}, String(unit.job_id)), el("td", {}, unit.bay || "–"),
@@ -151,4 +160,5 @@ $("stop").addEventListener("click", async () => {
 });
 
 setInterval(tick, 100);
-connect();
+fetch("/config").then((r) => r.json()).then((c) => { printer = Boolean(c.printer); })
+  .catch(() => {}).finally(connect);
