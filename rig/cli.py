@@ -399,6 +399,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from rig.demo import run_demo, run_station_demo
 
     if args.bays is not None:
+        if args.board or args.json:
+            raise UsageError(
+                "--bays: the station demo runs on mock pins, without --board or --json"
+            )
         return run_station_demo(
             bays=args.bays,
             web=args.web,

@@ -172,6 +172,10 @@ def _labels(t: Table | None) -> LabelsConfig:
     )
     if config.brother is not None and config.cups is not None:
         raise t.error("cups", "one printer: brother or cups, not both")
+    if config.url is not None and not config.url.startswith(("http://", "https://")):
+        raise t.error(
+            "url", f"must be the station page's address (http://HOST:PORT), got {config.url!r}"
+        )
     t.finish()
     return config
 

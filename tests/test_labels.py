@@ -306,9 +306,21 @@ def test_the_station_prints_each_verified_unit_s_label(
         ),
         ('size = "100x62"', "labels.size: must be one of 62x29, 62; got '100x62'"),
         ('printer = "QL"', "labels.printer: unknown key"),
+        ('url = "bench-1:8765"', "labels.url: must be the station page's address"),
     ],
 )
 def test_a_bad_labels_table_is_one_line(table: str, problem: str) -> None:
     text = rig_toml(target="127.0.0.1:9", bays=[gpio_bay("A", relay=17, solenoid=27)])
     with pytest.raises(ConfigError, match=re.escape(problem)):
         parse_config(f"{text}\n[labels]\n{table}\n")
+
+
+def test_a_bad_url_for_the_qr_code_is_one_line(
+    records: tuple[Path, dict[str, int]], capsys: pytest.CaptureFixture[str]
+) -> None:
+    data_dir, ids = records
+    argv = ["label", str(ids["verified"]), "--data-dir", str(data_dir), "--url", "bench-1:8765"]
+    assert main(argv) == 2
+    assert capsys.readouterr().err == (
+        "rig: error: --url: the station page's address (http://HOST:PORT), got 'bench-1:8765'\n"
+    )

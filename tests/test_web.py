@@ -267,6 +267,12 @@ def test_with_a_token_every_request_without_it_is_refused(
     context.close()
 
 
+def test_the_page_runs_only_its_own_script_and_is_never_framed(live: LiveStation) -> None:
+    page = requests.get(live.url, timeout=10)
+    assert page.headers["content-security-policy"] == "default-src 'self'; frame-ancestors 'none'"
+    assert page.headers["x-frame-options"] == "DENY"
+
+
 def test_a_post_from_another_sites_page_is_refused(live: LiveStation) -> None:
     foreign = {"Origin": "http://evil.example"}
     assert requests.post(live.url + "stop", headers=foreign, timeout=10).status_code == 403

@@ -42,6 +42,8 @@ def run(args: argparse.Namespace, data_dir: Path) -> int:
 
     if args.job < 1:
         raise UsageError(f"JOB: a job id is a positive number, got {args.job}")
+    if args.url is not None and not args.url.startswith(("http://", "https://")):
+        raise UsageError(f"--url: the station page's address (http://HOST:PORT), got {args.url!r}")
     with open_records(data_dir, SystemClock()) as store:
         units = units_from_jobs(store.jobs())
     data = label_for_job(units, args.job, base_url=args.url)

@@ -122,6 +122,14 @@ def _page() -> str:
     return (resources.files("rig.web") / "static" / "index.html").read_text(encoding="utf-8")
 
 
+#: The page runs only its own script and style, and no other site may frame it (a hidden
+#: frame could click Stop).
+PAGE_HEADERS = {
+    "Cache-Control": "no-store",
+    "Content-Security-Policy": "default-src 'self'; frame-ancestors 'none'",
+    "X-Frame-Options": "DENY",
+}
+
 #: A scan is a serial and a bay name: anything much longer is not one.
 MAX_SCAN_BODY = 2048
 
@@ -160,7 +168,7 @@ def make_app(
     has a label printer) each verified unit's label can be printed again from the page."""
 
     async def page(request: Request) -> Response:
-        return HTMLResponse(_page(), headers={"Cache-Control": "no-store"})
+        return HTMLResponse(_page(), headers=PAGE_HEADERS)
 
     async def state(request: Request) -> Response:
         return JSONResponse(feed.state())
