@@ -454,3 +454,10 @@ def test_a_unit_s_qa_result_shows_on_its_bay_when_there_is_one(tmp_path: Path) -
     feed.unit_done("A", [with_qa])
     qa = {bay["name"]: bay["qa"] for bay in feed.state()["bays"]}
     assert qa == {"A": "qa_passed (picture, storage)", "B": ""}
+
+
+def test_the_benchmark_measures_every_change_it_makes() -> None:
+    from rig.web.bench import page_latency
+
+    latencies = page_latency(6, bays=2, gap_s=0.01)
+    assert len(latencies) == 6 and all(x >= 0 for x in latencies)
