@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: all test lint demo clean wiring
+.PHONY: all test lint demo demo-station clean wiring
 
 all: test
 
@@ -21,7 +21,8 @@ $(NODE_STAMP): firmware/package.json
 	cd firmware && npm ci --no-audit --no-fund --silent
 	@touch $(NODE_STAMP)
 
-# The HTML report is checked in a real headless browser: Debian's chromium.
+# The HTML report and the station page are checked in a real headless browser: Debian's
+# chromium (the station page driven by Playwright, which downloads no browser of its own).
 CHROMIUM := /usr/bin/chromium
 $(CHROMIUM):
 	@if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
@@ -37,6 +38,10 @@ lint: $(STAMP)
 
 demo: $(STAMP)
 	$(BIN)/rig demo
+
+# The station with four simulated bays and its page (README: "Station in a browser").
+demo-station: $(STAMP)
+	$(BIN)/rig demo --bays 4 --web
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -12,7 +12,9 @@ Prints one table per question (no fake clock anywhere):
 5. CPU seconds per unit and peak RSS of the station process (the simulated cameras and boards
    run in the same process, so these are upper bounds), and CPU while idle;
 6. the solenoid's rest overlapping the next unit: from one unit's release to the next unit's
-   press in the same bay (the next unit waiting), against waiting the rest out first.
+   press in the same bay (the next unit waiting), against waiting the rest out first;
+7. the station page (`rig run --web`): from a bay's stage change to its server-sent event
+   read by a client, against the page's one-second budget (rig.web.bench).
 
 `--quick` runs small numbers (a smoke test, not figures to quote).
 """
@@ -450,6 +452,14 @@ def main(argv: list[str] | None = None) -> int:
         table.add_column(column)
     table.add_row("as run (rest overlaps identify + power-off)", *_s(rest.release_to_press_s))
     table.add_row("rest waited out before identifying", *_s(rest.rest_first_s))
+    console.print(table)
+    from rig.web.bench import BUDGET_S, page_latency
+
+    page = page_latency(20 if args.quick else 200)
+    table = Table(title="7. the station page: a stage change to the browser's event (4 bays)")
+    for column in ("changes", "median s", "worst s", "worst / budget"):
+        table.add_column(column)
+    table.add_row(str(len(page)), *_s(page), f"{max(page, default=0) / BUDGET_S:.3f}")
     console.print(table)
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     idle = idle_cpu(3.0 if args.quick else 10.0)

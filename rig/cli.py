@@ -73,6 +73,13 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="read no scans from stdin, only from [station] scanner (the systemd service)",
     )
+    p.add_argument(
+        "--web",
+        nargs="?",
+        const="127.0.0.1:8765",
+        metavar="ADDR:PORT",
+        help="serve the station page (default 127.0.0.1:8765; beyond it set RIG_WEB_TOKEN)",
+    )
 
     p = sub.add_parser("selftest", help="click the relay and tap the solenoid of a bay")
     with_config(p)
@@ -98,6 +105,12 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--output", "-o", type=Path, help="write here instead of stdout")
     p.add_argument("--title", help="the HTML page's title (default: Factory reset report)")
 
+    p = sub.add_parser("label", help="a verified unit's label: PNG/PDF, Brother QL or CUPS")
+    with_config(p)
+    from rig.labels.command import add_arguments as label_arguments
+
+    label_arguments(p)
+
     p = sub.add_parser("status", help="the bays of the config and their last job")
     with_config(p)
 
@@ -108,6 +121,14 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--boot-s", type=float, default=4.0, help="simulated boot time (default 4)")
     p.add_argument("--board", action="store_true", help="through the simulated firmware board")
     p.add_argument("--json", action="store_true", help="the job as JSON on stdout")
+    p.add_argument("--bays", type=int, help="the station with N simulated bays (some with faults)")
+    p.add_argument(
+        "--web",
+        nargs="?",
+        const="127.0.0.1:8765",
+        metavar="ADDR:PORT",
+        help="with --bays: the station page (default 127.0.0.1:8765)",
+    )
 
     p = sub.add_parser("board", help="actuator board tools")
     board_sub = p.add_subparsers(dest="board_command", required=True, metavar="ACTION")
@@ -188,7 +209,12 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     config = load_config(args.config)
     operator = TerminalOperator()
-    if args.no_stdin and config.station.scanner is None:
+    web = None
+    if args.web is not None:  # the station page (rig.web): checked before anything moves
+        from rig.web.serve import WebOption
+
+        web = WebOption.from_args(args.web)
+    if args.no_stdin and config.station.scanner is None and web is None:
         raise UsageError(f"--no-stdin: no scan could come: set [station] scanner in {args.config}")
     # stdin; with [station] scanner, the scanner (and stdin when it is a terminal, and not
     # --no-stdin: a service's stdin is /dev/null, whose end must not stop the station)
@@ -202,8 +228,32 @@ def cmd_run(args: argparse.Namespace) -> int:
         retry=not args.no_retry,
         notifier=Notifier.from_env(),  # systemd's READY, STOPPING and watchdog; else no-ops
     )
-    with scans:  # closing ungrabs the scanner
-        code = station.run()
+    labels = None
+    if config.labels.prints:  # [labels]: each verified unit's label printed (rig.labels)
+        from rig.labels.station import LabelPrinter
+
+        labels = LabelPrinter(
+            config.labels,
+            station=config.station.name,
+            tell=lambda line: station.operator.tell(line),  # the page's too, with --web
+        )
+        station.unit_listeners.append(labels.unit_done)
+    if web is not None:
+        from rig.web.serve import serve_station
+
+        with scans:
+            code = serve_station(
+                station,
+                scans,
+                web,
+                terminal=not args.no_stdin and sys.stdin.isatty(),
+                labels=labels,
+            )
+    else:
+        with scans:  # closing ungrabs the scanner
+            code = station.run()
+    if labels is not None:
+        labels.close()
     operator.tell(station.tally.line(station.clock.monotonic()))
     return code
 
@@ -311,6 +361,12 @@ def cmd_report(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_label(args: argparse.Namespace) -> int:
+    from rig.labels.command import run
+
+    return run(args, _data_dir(args))
+
+
 def cmd_status(args: argparse.Namespace) -> int:
     config = load_config(args.config, need_bays=False)
     with open_records(resolve_data_dir(args.data_dir, config), SystemClock()) as store:
@@ -340,8 +396,23 @@ def _stdout_console() -> Console:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from rig.demo import run_demo
+    from rig.demo import run_demo, run_station_demo
 
+    if args.bays is not None:
+        if args.board or args.json:
+            raise UsageError(
+                "--bays: the station demo runs on mock pins, without --board or --json"
+            )
+        return run_station_demo(
+            bays=args.bays,
+            web=args.web,
+            data_dir=Path(args.data_dir) if args.data_dir else None,
+            off_s=args.off_s,
+            hold_s=args.hold_s,
+            boot_s=args.boot_s,
+        )
+    if args.web is not None:
+        raise UsageError("--web: the demo's page shows a station: add --bays N (e.g. --bays 4)")
     return run_demo(
         data_dir=Path(args.data_dir) if args.data_dir else None,
         off_s=args.off_s,
@@ -447,6 +518,7 @@ COMMANDS = {
     "init": cmd_init,
     "report": cmd_report,
     "status": cmd_status,
+    "label": cmd_label,
 }
 
 __all__ = ["main"]

@@ -21,6 +21,7 @@ import platformdirs
 from rig.errors import ConfigError
 from rig.hardware.backends import read_power, read_presser
 from rig.hardware.settings import PowerSettings, PresserSettings, Resources, Role
+from rig.labels.names import DEFAULT_MODEL, DEFAULT_SIZE, SIZE_NAMES
 from rig.profiles import GENERIC, PROCEDURES, Profile, get_profile
 from rig.tomlcheck import Table, load_toml, parse_toml
 
@@ -70,12 +71,28 @@ class StationConfig:
 
 
 @dataclass(frozen=True)
+class LabelsConfig:
+    """`[labels]`: at `rig run`, each verified unit's label is printed (rig.labels)."""
+
+    brother: str | None = None  # a Brother QL on the network: HOST[:PORT] (port 9100)
+    cups: str | None = None  # or a CUPS printer's queue name
+    model: str = DEFAULT_MODEL  # the Brother QL's model (its raster differs per model)
+    size: str = DEFAULT_SIZE  # the media loaded: "62x29" die-cut or "62" continuous
+    url: str | None = None  # the station page's address: the QR code links the certificate
+
+    @property
+    def prints(self) -> bool:
+        return self.brother is not None or self.cups is not None
+
+
+@dataclass(frozen=True)
 class RigConfig:
     station: StationConfig
     network: NetworkConfig
     boards: dict[str, BoardConfig]
     bays: list[BayConfig]
     source: str = "rig.toml"
+    labels: LabelsConfig = field(default_factory=LabelsConfig)
 
     def bay(self, name: str) -> BayConfig:
         for bay in self.bays:
@@ -121,11 +138,12 @@ def _read(root: Table, label: str, base_dir: Path, *, need_bays: bool) -> RigCon
     boards = _boards(root.table("boards", None))
     resources = Resources({"boards": tuple(boards)})
     bays = [_bay(t, resources) for t in root.tables("bays")]
+    labels = _labels(root.table("labels", None))
     root.finish()
     if not bays and need_bays:
         raise root.error("bays", "no [[bays]] defined (run `rig init` for an example)")
     _check_bays(root, bays)
-    return RigConfig(station, network, boards, bays, source=label)
+    return RigConfig(station, network, boards, bays, source=label, labels=labels)
 
 
 def _station(t: Table | None, base_dir: Path) -> StationConfig:
@@ -140,6 +158,26 @@ def _station(t: Table | None, base_dir: Path) -> StationConfig:
         path = Path(os.path.expandvars(data_dir)).expanduser()
         path = path if path.is_absolute() else base_dir / path
     return StationConfig(name=name, data_dir=path, scanner=scanner)
+
+
+def _labels(t: Table | None) -> LabelsConfig:
+    if t is None:
+        return LabelsConfig()
+    config = LabelsConfig(
+        brother=t.text("brother", None),
+        cups=t.text("cups", None),
+        model=t.text("model", DEFAULT_MODEL),
+        size=t.text("size", DEFAULT_SIZE, choices=SIZE_NAMES),
+        url=t.text("url", None),
+    )
+    if config.brother is not None and config.cups is not None:
+        raise t.error("cups", "one printer: brother or cups, not both")
+    if config.url is not None and not config.url.startswith(("http://", "https://")):
+        raise t.error(
+            "url", f"must be the station page's address (http://HOST:PORT), got {config.url!r}"
+        )
+    t.finish()
+    return config
 
 
 def _network(t: Table | None) -> NetworkConfig:
@@ -273,6 +311,14 @@ profile = "DS-2CD2143G2-I"         # `rig profiles` lists them
 # boot_timeout_s = 180             # from the release until the unit must answer
 # escalation_holds_s = [18.0, 30.0]
 # verify = "network"               # or "manual": the operator confirms factory state
+
+# Print each verified unit's label at `rig run` (`rig label JOB` prints one by hand):
+# [labels]
+# brother = "192.0.2.20"           # a Brother QL on the network (HOST[:PORT], port 9100)
+# cups = "Brother_QL-820NWB"       # or a CUPS printer's queue (not both)
+# model = "QL-820NWB"              # the Brother's model
+# size = "62x29"                   # the media loaded: "62x29" die-cut or "62" continuous
+# url = "http://bench-1.lab:8765"  # the station page (`rig run --web`): the QR code links there
 
 # A second bay on the same Pi:
 # [[bays]]

@@ -270,7 +270,8 @@ class Stages(Progress):
         with self._guard:
             return self._now.get(bay, "")
 
-    def outcome(self, bay: str, outcome: str) -> None:
+    def outcome(self, bay: str, outcome: str, reason: str = "") -> None:
+        # Progress.outcome's signature since the live views' feed (the last unit's reason).
         with self._guard:
             self._now[bay] = "done"
         self._on_outcome(bay, outcome)
