@@ -36,7 +36,9 @@ from rig.session import open_records
 from rig.software import command as software
 
 if TYPE_CHECKING:
+    from rig.config import BayConfig, RigConfig
     from rig.network.sadp import SadpReply
+    from rig.qa.setup import QaRequest
 
 log = logging.getLogger("rig")
 
@@ -62,6 +64,12 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="one JSON object per unit on stdout")
     p.add_argument(
         "--retry", action="store_true", help="retry a not_reset unit with the longer holds"
+    )
+    p.add_argument(
+        "--qa",
+        action="store_true",
+        help="after the proven reset, the QA pass: activate with $RIG_BENCH_PASSWORD, check, "
+        "restore (README 'QA pass')",
     )
     software.add_arguments(p)
 
@@ -108,6 +116,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--boot-s", type=float, default=4.0, help="simulated boot time (default 4)")
     p.add_argument("--board", action="store_true", help="through the simulated firmware board")
     p.add_argument("--json", action="store_true", help="the job as JSON on stdout")
+    p.add_argument("--qa", action="store_true", help="then the QA pass: activate, check, restore")
 
     p = sub.add_parser("board", help="actuator board tools")
     board_sub = p.add_subparsers(dest="board_command", required=True, metavar="ACTION")
@@ -160,6 +169,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def cmd_reset(args: argparse.Namespace, *, clock: Clock | None = None) -> int:
     if args.software:
+        if args.qa:
+            raise UsageError("--qa: the QA pass follows a reset in a bay, not --software")
         return software.run(args, clock=clock)
     software.check_software_flags(args)
     serial = check_serial(args.serial, "--serial") if args.serial is not None else None
@@ -167,6 +178,7 @@ def cmd_reset(args: argparse.Namespace, *, clock: Clock | None = None) -> int:
     bays = [config.bay(name) for name in args.bay] if args.bay else list(config.bays)
     if serial and len(bays) != 1:
         raise UsageError("--serial names one unit: give exactly one --bay with it")
+    qa = _qa_request(config, bays, every_unit=args.qa)
     return reset_bays(
         config,
         bays,
@@ -176,7 +188,19 @@ def cmd_reset(args: argparse.Namespace, *, clock: Clock | None = None) -> int:
         as_json=args.json,
         operator=TerminalOperator(),
         retry=args.retry,
+        qa=qa,
     )
+
+
+def _qa_request(config: RigConfig, bays: list[BayConfig], *, every_unit: bool) -> QaRequest | None:
+    """The QA pass as asked (`--qa`, [station] qa, a profile's qa), with the bench password
+    (asked now, before anything moves); None when no unit gets it."""
+    from rig.qa.password import bench_password
+    from rig.qa.setup import QaRequest, wants_qa
+
+    if not every_unit and not wants_qa(config, bays):
+        return None
+    return QaRequest(bench_password(), config, every_unit=every_unit)
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -193,6 +217,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     # stdin; with [station] scanner, the scanner (and stdin when it is a terminal, and not
     # --no-stdin: a service's stdin is /dev/null, whose end must not stop the station)
     scans = scan_lines(config, io.StringIO() if args.no_stdin else sys.stdin)
+    qa = _qa_request(config, list(config.bays), every_unit=False)
     station = Station(
         config,
         clock=SystemClock(),
@@ -201,6 +226,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         scans=scans,
         retry=not args.no_retry,
         notifier=Notifier.from_env(),  # systemd's READY, STOPPING and watchdog; else no-ops
+        qa=qa,
     )
     with scans:  # closing ungrabs the scanner
         code = station.run()
@@ -349,6 +375,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         boot_s=args.boot_s,
         as_json=args.json,
         board=args.board,
+        qa=args.qa,
     )
 
 
