@@ -67,7 +67,9 @@ def equals(name: str, value: Value, expected: Value) -> Measurement:
 
 
 def _round(value: float | None) -> float | None:
-    return None if value is None else round(float(value), 3)
+    if value is None or isinstance(value, int):
+        return value  # a count stays a count
+    return round(float(value), 3)
 
 
 @dataclass(frozen=True)
