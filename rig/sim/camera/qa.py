@@ -141,7 +141,8 @@ def _chart() -> Image.Image:
 
 def snapshot(fault: str) -> bytes:
     """One JPEG frame of the scene the unit sees, with this frame's own sensor noise."""
-    noise = Image.effect_noise(SCENE_SIZE, 4)  # gaussian around 128
+    # Gaussian around 128, about what is left after a camera's own noise reduction.
+    noise = Image.effect_noise(SCENE_SIZE, 1.5)
     if fault == "black":
         scene = Image.new("L", SCENE_SIZE, 6)
     elif fault == "blurred":
