@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from rig.cli import main
 from rig.clock import SystemClock
 from rig.config import NetworkConfig, parse_config
 from rig.job import JobReport, Unit
@@ -39,7 +40,9 @@ from rig.verify.software import SoftwareVerifier
 
 BENCH = "Qa-Bench-7731x"  # unique enough to grep for
 NETWORK = NetworkConfig(sadp_poll_s=0.1, settle_s=0.3, http_timeout_s=2.0)
-FAST: dict[str, Any] = {"boot_s": 0.3, "activated": False, "upgrade_s": 0.3}
+# A reboot must outlast the SADP polls that see the unit gone (two misses at 0.1 s, and one
+# in flight): 0.6 s leaves twice that.
+FAST: dict[str, Any] = {"boot_s": 0.6, "activated": False, "upgrade_s": 0.3}
 OPTIONS = QaOptions(
     firmware=FirmwarePolicy(min_firmware="V5.7.0"),
     snapshot_gap_s=0.1,
@@ -275,7 +278,7 @@ def test_reset_then_qa_through_the_bay_exit_code_and_certificate(
 ) -> None:
     """`rig reset --qa` as reset_bays runs it: the hard reset on mock pins, then the pass."""
     factory, network = lab
-    spec = CameraSpec.sample(4, boot_s=0.3, reset_hold_s=1.0, picture="frozen")
+    spec = CameraSpec.sample(4, boot_s=0.6, reset_hold_s=1.0, picture="frozen")
     camera = SimCamera(spec).start()
     network.add(camera)
     wire_to_pins(camera, factory, relay=17, solenoid=27)
@@ -316,3 +319,18 @@ def test_reset_then_qa_through_the_bay_exit_code_and_certificate(
     assert "QA failures by check" in page and "<th scope='row'>picture</th><td>1</td>" in page
     [row] = json.loads(to_json(jobs))
     assert (row["qa"], row["qa_check"], len(row["attempts"])) == ("failed", "picture", 1)
+
+
+def test_rig_demo_qa_ends_restored_with_a_certificate(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["demo", "--qa", "--json", "--data-dir", str(tmp_path), "--off-s", "0.6"]
+    # A boot of 2 s: the demo polls SADP every 0.25 s, and the restore's reboot must be seen.
+    assert main([*argv, "--hold-s", "1.5", "--boot-s", "2"]) == 0
+    reset, qa = (json.loads(line) for line in capsys.readouterr().out.splitlines())
+    assert reset["outcome"] == "reset_verified" and reset["qa"] is None
+    assert (qa["outcome"], qa["qa"]) == ("reset_verified", "passed")
+    assert [s["name"] for s in qa["steps"]][-1] == "verify"
+    page = (tmp_path / "report.html").read_text(encoding="utf-8")
+    assert "Reset certificate" in page and "QA pass (job 2)" in page
+    assert "laplacian_variance" in page and "data:image/jpeg;base64,/9j/" in page
