@@ -334,3 +334,21 @@ def test_rig_demo_qa_ends_restored_with_a_certificate(
     page = (tmp_path / "report.html").read_text(encoding="utf-8")
     assert "Reset certificate" in page and "QA pass (job 2)" in page
     assert "laplacian_variance" in page and "data:image/jpeg;base64,/9j/" in page
+
+
+def test_a_pass_stopped_midway_says_the_unit_is_left_activated(
+    bench: QaBench, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from rig.errors import Aborted
+
+    def stopped(self: QaPass, job: Any, client: Any) -> None:
+        raise Aborted("stopped by SIGTERM")
+
+    monkeypatch.setattr(QaPass, "_picture", stopped)
+    camera = bench.camera()
+    report, procedure = bench.run(camera)
+    result = report.result
+    assert result.outcome.value == "aborted"
+    assert "left ACTIVATED: reset it again" in result.reason
+    assert (result.qa, result.qa_check) == ("failed", "restore")
+    assert procedure.left_activated and camera.activated  # the record says what is true

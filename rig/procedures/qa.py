@@ -128,15 +128,19 @@ class QaPass(VerifiedProcedure):
 
     @property
     def qa(self) -> str | None:
-        """passed / failed once the pass has checks; None before any."""
+        """passed / failed once the pass has checks; None before any. A pass cut short
+        (aborted) before its restore was judged has failed, whatever it had measured."""
         if not self.checks:
             return None
-        return PASSED if all(c.passed for c in self.checks) else FAILED
+        return FAILED if self.qa_check is not None else PASSED
 
     @property
     def qa_check(self) -> str | None:
-        """The first check that failed."""
-        return next((c.name for c in self.checks if not c.passed), None)
+        """The first check that failed ("restore" for a pass that never judged it)."""
+        failed_check = next((c.name for c in self.checks if not c.passed), None)
+        if failed_check is None and self.checks[-1:] and self.checks[-1].name != "restore":
+            return "restore"
+        return failed_check
 
     def aborted_note(self) -> str | None:
         if self.left_activated:
