@@ -225,6 +225,7 @@ class Station:
                 for _, hw in bays:
                     hw.close()
         ok = all(unit[-1].result.outcome is Outcome.RESET_VERIFIED for unit in self.units)
+        ok = ok and not any(r.result.qa == "failed" for unit in self.units for r in unit)  # QA
         return 0 if ok and not self.stop.is_set() else 1
 
     def _read_scans(self) -> None:

@@ -171,3 +171,40 @@ def test_qa_config_keys(tmp_path: Path) -> None:
 def test_bad_qa_config_is_one_line_naming_the_key(tmp_path: Path, extra: str, message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         parse_config(BASE + extra, base_dir=tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("password", "message"),
+    [
+        (None, "the QA pass needs a bench password: set RIG_BENCH_PASSWORD"),
+        ("abcdefgh", "RIG_BENCH_PASSWORD: a camera would refuse it as a risk password"),
+    ],
+)
+def test_rig_reset_qa_without_a_usable_password_stops_before_anything_moves(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    password: str | None,
+    message: str,
+) -> None:
+    from rig.cli import main
+
+    config = tmp_path / "rig.toml"
+    config.write_text(f'[station]\ndata_dir = "{tmp_path / "records"}"\n[[bays]]\nname = "A"\n')
+    monkeypatch.delenv("RIG_BENCH_PASSWORD", raising=False)
+    if password is not None:
+        monkeypatch.setenv("RIG_BENCH_PASSWORD", password)
+    monkeypatch.setattr("sys.stdin", io.StringIO())  # no terminal to ask on
+    assert main(["reset", "--config", str(config), "--qa"]) == 2
+    err = capsys.readouterr().err
+    assert message in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "records").exists()  # no session was opened
+    if password is not None:
+        assert password not in err
+
+
+def test_qa_is_not_for_a_software_reset(capsys: pytest.CaptureFixture[str]) -> None:
+    from rig.cli import main
+
+    assert main(["reset", "--software", "--qa", "--mac", "44-19-b6-00-00-01"]) == 2
+    assert "--qa: the QA pass follows a reset in a bay" in capsys.readouterr().err

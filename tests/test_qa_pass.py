@@ -352,3 +352,66 @@ def test_a_pass_stopped_midway_says_the_unit_is_left_activated(
     assert "left ACTIVATED: reset it again" in result.reason
     assert (result.qa, result.qa_check) == ("failed", "restore")
     assert procedure.left_activated and camera.activated  # the record says what is true
+
+
+def test_the_station_runs_the_pass_and_hard_resets_a_unit_it_could_not_restore(
+    lab: Any, tmp_path: Path
+) -> None:
+    """`rig run` with `[station] qa = true`: bay A's unit passes; bay B's takes the
+    activation but then refuses the bench password, so the pass cannot restore it and the
+    bay hard-resets it again: both leave in factory state, B with `qa: failed`."""
+    from dataclasses import replace
+
+    from rig.sim.bench import relay_feeds_power
+    from rig.station import Station
+    from tests.fakes import ScriptedOperator
+
+    factory, network = lab
+    pins = {"A": (17, 27), "B": (22, 23)}
+    cameras = {}
+    for n, (name, cls) in enumerate((("A", SimCamera), ("B", TakesAnotherPassword)), start=5):
+        camera = cls(CameraSpec.sample(n, boot_s=0.6, reset_hold_s=1.0)).start()
+        network.add(camera)
+        cameras[name] = wire_to_pins(camera, factory, relay=pins[name][0], solenoid=pins[name][1])
+    bays = [
+        gpio_bay(b, relay=r, solenoid=s, off_s=0.6, hold_s=1.3, boot_timeout_s=20)
+        for b, (r, s) in pins.items()
+    ]
+    config = parse_config(
+        rig_toml(target=network.target, network={"sadp_poll_s": 0.1, "settle_s": 0.3}, bays=bays)
+    )
+    config = replace(
+        config, station=replace(config.station, qa=True), qa=QaConfig(snapshot_gap_s=0.1)
+    )
+    station = Station(
+        config,
+        clock=SystemClock(),
+        data_dir=tmp_path,
+        operator=ScriptedOperator(),
+        scans=iter(f"{b} {c.spec.device_sn[-13:]}" for b, c in cameras.items()),
+        pin_factory=factory,
+        retry=False,
+        qa=QaRequest(Password(BENCH), config),
+    )
+    assert station.run() == 1  # B failed its QA
+    units = {u[0].bay: u for u in station.units}
+    a = [(r.result.outcome.value, r.result.qa) for r in units["A"]]
+    b = [(r.result.outcome.value, r.result.qa, r.result.qa_check) for r in units["B"]]
+    assert a == [("reset_verified", None), ("reset_verified", "passed")]
+    assert b == [
+        ("reset_verified", None, None),
+        ("not_reset", "failed", "identity"),
+        ("reset_verified", None, None),  # the bay's hard reset after the pass
+    ]
+    assert all(c.in_factory_state for c in cameras.values())
+    for relay, solenoid in pins.values():
+        assert factory.pin(solenoid).state == 0 and relay_feeds_power(factory.pin(relay))
+    with RecordStore(tmp_path) as store:
+        jobs = store.jobs()
+    [unit_b] = [u for u in json.loads(to_json(jobs)) if u["bay"] == "B"]
+    assert (unit_b["outcome"], unit_b["qa"], unit_b["qa_check"]) == (
+        "reset_verified",
+        "failed",
+        "identity",
+    )
+    assert len(unit_b["attempts"]) == 2  # the two hard resets; the QA job is not an attempt

@@ -13,6 +13,13 @@ camera keeps its IP; while the camera is off, accepted connections are reset at 
   activation; basic: keeps network settings and the password).
 * `PUT /ISAPI/System/reboot`, Digest: `ResponseStatus` statusCode 1 "OK"; offline right after
   the answer, back `boot_s` later.
+* The QA pass (`qa.py`): `POST /ISAPI/Security/challenge` (no login while inactive) and
+  `PUT /ISAPI/System/activate` (weak passwords refused: HTTP 400, statusString "Risk
+  password"); Digest: `GET /ISAPI/Streaming/channels/101/picture` (a JPEG of the test scene,
+  or the spec's picture fault), `GET /ISAPI/ContentMgmt/Storage` (the card, or none),
+  `PUT /ISAPI/System/updateFirmware` (`application/octet-stream` only; flashes for
+  `upgrade_s`, then reboots into `upgrade_to`, or its old firmware when `upgrade_fails`) and
+  `GET /ISAPI/System/upgradeStatus`.
 * Login failures: a request without Digest credentials gets the plain 401 challenge (as in the
   capture) and is not a failed login. A wrong user or password is, and its 401 carries a
   `userCheck` (lockStatus unlock, retryLoginTime = attempts left). After `lock_after_failures`
