@@ -305,7 +305,10 @@ def test_reset_then_qa_through_the_bay_exit_code_and_certificate(
         qa=QaRequest(Password(BENCH), config, every_unit=True),
     )
     camera.unwatch()
-    reset, qa = (json.loads(line) for line in capsys.readouterr().out.splitlines())
+    out = capsys.readouterr()
+    reset, qa = (json.loads(line) for line in out.out.splitlines())
+    assert BENCH not in out.out + out.err
+    assert all(BENCH.encode() not in p.read_bytes() for p in data_dir.iterdir() if p.is_file())
     assert code == 1  # reset proven, QA failed: not a unit to sell
     assert (reset["outcome"], reset["qa"]) == ("reset_verified", None)
     assert (qa["outcome"], qa["qa"], qa["qa_check"]) == ("reset_verified", "failed", "picture")

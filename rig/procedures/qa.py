@@ -122,7 +122,6 @@ class QaPass(VerifiedProcedure):
         # is proven: a unit left so must go back to the bay's hard reset.
         self.left_activated = False
         self._refused_login: str | None = None
-        self._restore_pending = False
 
     # -- what the runner and run_unit read --------------------------------------------------
 
@@ -152,7 +151,10 @@ class QaPass(VerifiedProcedure):
     def run(self, job: JobContext) -> Verdict:
         reply = self._find(job)
         if not reply.ipv4 or not reply.http_port:
-            raise Stop(Verdict(Outcome.NO_RESPONSE, "its SADP reply names no web address"))
+            self.checks.append(failed("activate", "its SADP reply names no web address"))
+            raise Stop(
+                Verdict(Outcome.NO_RESPONSE, "QA failed: its SADP reply names no web address")
+            )
         with self._isapi(reply.ipv4, reply.http_port) as client:
             try:
                 if self._activate(job, client):
