@@ -200,6 +200,11 @@ def _qa_request(config: RigConfig, bays: list[BayConfig], *, every_unit: bool) -
 
     if not every_unit and not wants_qa(config, bays):
         return None
+    manual = [bay.name for bay in bays if bay.verify != "network"]
+    if every_unit and manual:
+        raise UsageError(
+            f'--qa: bay {manual[0]} has verify = "manual": the QA pass needs the network'
+        )
     return QaRequest(bench_password(), config, every_unit=every_unit)
 
 

@@ -208,3 +208,15 @@ def test_qa_is_not_for_a_software_reset(capsys: pytest.CaptureFixture[str]) -> N
 
     assert main(["reset", "--software", "--qa", "--mac", "44-19-b6-00-00-01"]) == 2
     assert "--qa: the QA pass follows a reset in a bay" in capsys.readouterr().err
+
+
+def test_qa_refuses_a_bay_verified_by_eye(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from rig.cli import main
+
+    config = tmp_path / "rig.toml"
+    config.write_text('[[bays]]\nname = "A"\nverify = "manual"\n')
+    monkeypatch.setenv("RIG_BENCH_PASSWORD", "Qa-Bench-7731x")
+    assert main(["reset", "--config", str(config), "--qa"]) == 2
+    assert 'bay A has verify = "manual"' in capsys.readouterr().err

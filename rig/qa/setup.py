@@ -28,6 +28,10 @@ class QaRequest:
     every_unit: bool = False  # `rig reset --qa`: whatever the station and profiles say
 
     def wanted(self, bay: BayConfig) -> bool:
+        # The pass talks to the unit over the network: a bay the operator verifies by eye
+        # has no SADP watch to find it with (`rig reset --qa` refuses such a bay).
+        if bay.verify != "network":
+            return False
         return self.every_unit or self.config.station.qa or bay.profile.qa
 
     def options(self, bay: BayConfig) -> QaOptions:
