@@ -220,3 +220,16 @@ def test_qa_refuses_a_bay_verified_by_eye(
     monkeypatch.setenv("RIG_BENCH_PASSWORD", "Qa-Bench-7731x")
     assert main(["reset", "--config", str(config), "--qa"]) == 2
     assert 'bay A has verify = "manual"' in capsys.readouterr().err
+
+
+def test_records_of_an_older_rig_gain_the_qa_columns_empty(tmp_path: Path) -> None:
+    import sqlite3
+
+    from rig.records.store import RecordStore
+    from tests.test_records import V1_SCHEMA
+
+    old = sqlite3.connect(tmp_path / "rig.sqlite3")
+    old.executescript(V1_SCHEMA)
+    old.close()
+    with RecordStore(tmp_path) as store:
+        assert [(j["qa"], j["qa_check"]) for j in store.jobs()] == [(None, None), (None, None)]
