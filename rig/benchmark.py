@@ -461,10 +461,34 @@ def main(argv: list[str] | None = None) -> int:
         table.add_column(column)
     table.add_row(str(len(page)), *_s(page), f"{max(page, default=0) / BUDGET_S:.3f}")
     console.print(table)
+    _qa_pass_row(quick=args.quick, poll_s=poll_s, settle_s=settle_s)
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     idle = idle_cpu(3.0 if args.quick else 10.0)
     console.print(f"peak RSS {peak_mb:.0f} MB; station idle CPU {idle * 100:.1f} % of one core")
     return 0
+
+
+def _qa_pass_row(*, quick: bool, poll_s: float, settle_s: float) -> None:
+    """8. The QA pass per unit (rig.qa.bench) against its floor: one more boot + the checks."""
+    from rig.qa.bench import measure_qa_pass
+
+    boot_s = 2.0 if quick else 10.0  # a boot shorter than two SADP polls would go unseen
+    cost = measure_qa_pass(2 if quick else 5, boot_s=boot_s, poll_s=poll_s, settle_s=settle_s)
+    table = Table(
+        title=f"8. the QA pass per unit ({len(cost.passes_s)} units, {cost.passed} passed; boot"
+        f" {boot_s:g} s, snapshot gap {cost.gap_s:g} s, settle {settle_s:g} s)"
+    )
+    for column in ("measure", "median s", "worst s"):
+        table.add_column(column)
+    table.add_row("QA pass, find to restore proven", *_s(cost.passes_s))
+    table.add_row("floor: one more boot + snapshot gap + settle", f"{cost.floor_s:.3f}", "")
+    table.add_row("rig adds beyond the floor", *_s(cost.added_s))
+    table.add_row(
+        "pass / floor (ratio)", f"{statistics.median(cost.passes_s) / cost.floor_s:.2f}", ""
+    )
+    for step in ("qa_activate", "qa_picture", "wait_down"):
+        table.add_row(f"  of which {step}", *_s(cost.steps_s.get(step, [])))
+    console.print(table)
 
 
 def _s(values: list[float]) -> tuple[str, str]:

@@ -36,7 +36,9 @@ from rig.session import open_records
 from rig.software import command as software
 
 if TYPE_CHECKING:
+    from rig.config import BayConfig, RigConfig
     from rig.network.sadp import SadpReply
+    from rig.qa.setup import QaRequest
 
 log = logging.getLogger("rig")
 
@@ -62,6 +64,12 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="one JSON object per unit on stdout")
     p.add_argument(
         "--retry", action="store_true", help="retry a not_reset unit with the longer holds"
+    )
+    p.add_argument(
+        "--qa",
+        action="store_true",
+        help="after the proven reset, the QA pass: activate with $RIG_BENCH_PASSWORD, check, "
+        "restore (README 'QA pass')",
     )
     software.add_arguments(p)
 
@@ -129,6 +137,7 @@ def _parser() -> argparse.ArgumentParser:
         metavar="ADDR:PORT",
         help="with --bays: the station page (default 127.0.0.1:8765)",
     )
+    p.add_argument("--qa", action="store_true", help="then the QA pass: activate, check, restore")
 
     p = sub.add_parser("board", help="actuator board tools")
     board_sub = p.add_subparsers(dest="board_command", required=True, metavar="ACTION")
@@ -181,6 +190,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def cmd_reset(args: argparse.Namespace, *, clock: Clock | None = None) -> int:
     if args.software:
+        if args.qa:
+            raise UsageError("--qa: the QA pass follows a reset in a bay, not --software")
         return software.run(args, clock=clock)
     software.check_software_flags(args)
     serial = check_serial(args.serial, "--serial") if args.serial is not None else None
@@ -188,6 +199,7 @@ def cmd_reset(args: argparse.Namespace, *, clock: Clock | None = None) -> int:
     bays = [config.bay(name) for name in args.bay] if args.bay else list(config.bays)
     if serial and len(bays) != 1:
         raise UsageError("--serial names one unit: give exactly one --bay with it")
+    qa = _qa_request(config, bays, every_unit=args.qa)
     return reset_bays(
         config,
         bays,
@@ -197,7 +209,24 @@ def cmd_reset(args: argparse.Namespace, *, clock: Clock | None = None) -> int:
         as_json=args.json,
         operator=TerminalOperator(),
         retry=args.retry,
+        qa=qa,
     )
+
+
+def _qa_request(config: RigConfig, bays: list[BayConfig], *, every_unit: bool) -> QaRequest | None:
+    """The QA pass as asked (`--qa`, [station] qa, a profile's qa), with the bench password
+    (asked now, before anything moves); None when no unit gets it."""
+    from rig.qa.password import bench_password
+    from rig.qa.setup import QaRequest, wants_qa
+
+    if not every_unit and not wants_qa(config, bays):
+        return None
+    manual = [bay.name for bay in bays if bay.verify != "network"]
+    if every_unit and manual:
+        raise UsageError(
+            f'--qa: bay {manual[0]} has verify = "manual": the QA pass needs the network'
+        )
+    return QaRequest(bench_password(), config, every_unit=every_unit)
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -219,6 +248,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     # stdin; with [station] scanner, the scanner (and stdin when it is a terminal, and not
     # --no-stdin: a service's stdin is /dev/null, whose end must not stop the station)
     scans = scan_lines(config, io.StringIO() if args.no_stdin else sys.stdin)
+    qa = _qa_request(config, list(config.bays), every_unit=False)
     station = Station(
         config,
         clock=SystemClock(),
@@ -227,6 +257,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         scans=scans,
         retry=not args.no_retry,
         notifier=Notifier.from_env(),  # systemd's READY, STOPPING and watchdog; else no-ops
+        qa=qa,
     )
     labels = None
     if config.labels.prints:  # [labels]: each verified unit's label printed (rig.labels)
@@ -399,9 +430,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from rig.demo import run_demo, run_station_demo
 
     if args.bays is not None:
-        if args.board or args.json:
+        if args.board or args.json or args.qa:
             raise UsageError(
-                "--bays: the station demo runs on mock pins, without --board or --json"
+                "--bays: the station demo runs on mock pins, without --board, --json or --qa"
             )
         return run_station_demo(
             bays=args.bays,
@@ -420,6 +451,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         boot_s=args.boot_s,
         as_json=args.json,
         board=args.board,
+        qa=args.qa,
     )
 
 

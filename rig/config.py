@@ -23,6 +23,7 @@ from rig.hardware.backends import read_power, read_presser
 from rig.hardware.settings import PowerSettings, PresserSettings, Resources, Role
 from rig.labels.names import DEFAULT_MODEL, DEFAULT_SIZE, SIZE_NAMES
 from rig.profiles import GENERIC, PROCEDURES, Profile, get_profile
+from rig.qa.settings import QaConfig, read_qa
 from rig.tomlcheck import Table, load_toml, parse_toml
 
 DEFAULT_CONFIG = Path("rig.toml")
@@ -68,6 +69,7 @@ class StationConfig:
     # The barcode scanner's input device (a path under /dev/input/by-id/), read by rig.scanner.
     # Not checked here: a scanner unplugged at start is waited for (`rig doctor` checks it).
     scanner: str | None = None
+    qa: bool = False  # the QA pass for every unit after its proven reset (rig.procedures.qa)
 
 
 @dataclass(frozen=True)
@@ -93,6 +95,7 @@ class RigConfig:
     bays: list[BayConfig]
     source: str = "rig.toml"
     labels: LabelsConfig = field(default_factory=LabelsConfig)
+    qa: QaConfig = field(default_factory=QaConfig)  # [qa]: the QA pass's firmware policy
 
     def bay(self, name: str) -> BayConfig:
         for bay in self.bays:
@@ -139,11 +142,12 @@ def _read(root: Table, label: str, base_dir: Path, *, need_bays: bool) -> RigCon
     resources = Resources({"boards": tuple(boards)})
     bays = [_bay(t, resources) for t in root.tables("bays")]
     labels = _labels(root.table("labels", None))
+    qa = read_qa(root.table("qa", None), base_dir)
     root.finish()
     if not bays and need_bays:
         raise root.error("bays", "no [[bays]] defined (run `rig init` for an example)")
     _check_bays(root, bays)
-    return RigConfig(station, network, boards, bays, source=label, labels=labels)
+    return RigConfig(station, network, boards, bays, source=label, labels=labels, qa=qa)
 
 
 def _station(t: Table | None, base_dir: Path) -> StationConfig:
@@ -152,12 +156,13 @@ def _station(t: Table | None, base_dir: Path) -> StationConfig:
     name = t.text("name", None) or socket.gethostname()
     data_dir = t.text("data_dir", None)
     scanner = t.text("scanner", None)
+    qa = t.flag("qa", False)
     t.finish()
     path = None
     if data_dir is not None:
         path = Path(os.path.expandvars(data_dir)).expanduser()
         path = path if path.is_absolute() else base_dir / path
-    return StationConfig(name=name, data_dir=path, scanner=scanner)
+    return StationConfig(name=name, data_dir=path, scanner=scanner, qa=qa)
 
 
 def _labels(t: Table | None) -> LabelsConfig:
@@ -281,6 +286,7 @@ EXAMPLE_CONFIG = """\
 # name = "bench-1"                 # shown in records and reports (default: the hostname)
 # data_dir = "~/.local/share/rig"  # where the SQLite records live (default: user data dir)
 # scanner = "/dev/input/by-id/usb-SCANNER-event-kbd"  # a USB barcode scanner for `rig run`
+# qa = false                       # the QA pass after every reset (README "QA pass")
 
 [network]
 # Where SADP probes go. On the bench leave the multicast default; tests use 127.0.0.1:PORT.

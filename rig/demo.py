@@ -13,7 +13,7 @@ import contextlib
 import sys
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from gpiozero import Device
 from gpiozero.pins.mock import MockFactory, MockPWMPin
@@ -32,6 +32,10 @@ from rig.sim.board import SimBoard
 from rig.sim.camera import CameraSpec, SimCamera
 from rig.sim.network import SimNetwork
 
+if TYPE_CHECKING:
+    from rig.config import RigConfig
+    from rig.qa.setup import QaRequest
+
 RELAY_GPIO, SOLENOID_GPIO = 17, 27  # the harness's pins (wiring/)
 DEMO_NETWORK = {"sadp_poll_s": 0.25, "settle_s": 1.0}
 
@@ -44,6 +48,7 @@ def run_demo(
     boot_s: float = 4.0,
     as_json: bool = False,
     board: bool = False,
+    qa: bool = False,
 ) -> int:
     console = Console(stderr=True)
     data_dir = data_dir or Path(tempfile.mkdtemp(prefix="rig-demo-"))
@@ -96,11 +101,14 @@ def run_demo(
                 as_json=as_json,
                 operator=TerminalOperator(),
                 pin_factory=factory,
+                qa=demo_qa(config, console) if qa else None,
             )
             camera.unwatch()
         with RecordStore(data_dir) as store:
-            job = store.jobs()[-1]
-        print_job(job, console if as_json else Console(file=sys.stdout))
+            jobs = store.jobs()
+        print_job(jobs[-1], console if as_json else Console(file=sys.stdout))
+        if qa:
+            write_demo_report(jobs, data_dir, console)
         return code
     finally:
         if sim_board is not None:
@@ -210,3 +218,31 @@ def _station_demo_end(station: Any, lab: list[Any], data_dir: Path, console: Con
         report.write_text(render_html(store.jobs(), title="rig demo"), encoding="utf-8")
     console.print(f"{station.tally.line(station.clock.monotonic())}; report: {report}")
     return 0 if as_expected else 1
+
+
+def demo_qa(config: RigConfig, console: Console) -> QaRequest:
+    """`rig demo --qa`: the QA pass with $RIG_BENCH_PASSWORD, or a demo password (the
+    simulated camera is the only thing it ever reaches), and a firmware minimum to check."""
+    import os
+    from dataclasses import replace
+
+    from rig.qa.firmware import FirmwarePolicy
+    from rig.qa.password import BENCH_PASSWORD_ENV
+    from rig.qa.settings import QaConfig
+    from rig.qa.setup import QaRequest
+    from rig.software.targets import Password
+
+    password = os.environ.get(BENCH_PASSWORD_ENV) or "Demo-Bench-2026"
+    policy = {"DS-2CD2143G2-I": FirmwarePolicy(min_firmware="V5.7.0")}
+    config = replace(config, qa=QaConfig(snapshot_gap_s=0.5, firmware=policy))
+    console.print("QA pass: activate, identity, firmware >= V5.7.0, picture, card, restore")
+    return QaRequest(Password(password), config, every_unit=True)
+
+
+def write_demo_report(jobs: list[dict[str, Any]], data_dir: Path, console: Console) -> None:
+    """The page with the unit's certificate: its checks and the thumbnail."""
+    from rig.records.report import render_html
+
+    page = data_dir / "report.html"
+    page.write_text(render_html(jobs, title="rig demo: QA pass"), encoding="utf-8")
+    console.print(f"certificate with the QA checks and the thumbnail: {page}")

@@ -21,6 +21,7 @@ class ProcedureName(StrEnum):
     RUNNING_HOLD = "running-hold"  # the pin held with the unit powered
     SOFTWARE_FULL = "software-full"  # ISAPI factoryReset?mode=full + reboot
     SOFTWARE_BASIC = "software-basic"  # ISAPI factoryReset?mode=basic + reboot (keeps network)
+    QA = "qa"  # the QA pass after a proven reset: activate, check, restore (rig.procedures.qa)
 
     @property
     def presses(self) -> bool:
@@ -49,6 +50,13 @@ class StepName(StrEnum):
     WAIT_BACK = "wait_back"
     VERIFY = "verify"
     SAFE = "safe"  # the bay put in its safe state, whatever happened before
+    # The QA pass (rig.procedures.qa): one step per check, its measurements in the details.
+    QA_ACTIVATE = "qa_activate"
+    QA_IDENTITY = "qa_identity"
+    QA_FIRMWARE = "qa_firmware"
+    QA_UPGRADE = "qa_upgrade"
+    QA_PICTURE = "qa_picture"
+    QA_STORAGE = "qa_storage"
 
 
 @dataclass(frozen=True)
@@ -114,6 +122,8 @@ class Result:
     hold_s: float | None  # the hold actually applied, power-on (or press) to release
     steps: list[Step]
     evidence: list[dict[str, Any]]
+    qa: str | None = None  # a QA pass's job: "passed" or "failed"; None for any other job
+    qa_check: str | None = None  # the first QA check that failed
 
 
 @dataclass
@@ -138,6 +148,8 @@ class JobReport:
             "model": unit.model,
             "firmware": unit.firmware,
             "hold_s": self.result.hold_s,
+            "qa": self.result.qa,
+            "qa_check": self.result.qa_check,
             "steps": [
                 {
                     "name": s.name,
@@ -162,4 +174,6 @@ class JobReport:
         )
         if r.hold_s is not None:
             text += f"; hold {r.hold_s:.3f} s"
+        if r.qa is not None:
+            text += f"; qa: {r.qa}" + (f" ({r.qa_check})" if r.qa_check else "")
         return text

@@ -4,6 +4,7 @@ runner (rig.runner) with the bay's procedure (rig.procedures)."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from rig.clock import Clock
 from rig.config import BayConfig
@@ -14,6 +15,9 @@ from rig.procedures import BAY_PROCEDURES
 from rig.records.store import RecordStore
 from rig.runner import JobRunner, StageListener
 from rig.verify.base import Verifier
+
+if TYPE_CHECKING:
+    from rig.qa.setup import QaRun
 
 
 def plan_for(bay: BayConfig, *, scanned_serial: str | None, hold_s: float | None = None) -> Plan:
@@ -53,14 +57,20 @@ def run_unit(
     retry: bool,
     on_stage: StageListener | None = None,
     before_cut: Callable[[], None] | None = None,
+    qa: QaRun | None = None,
 ) -> list[JobReport]:
     """One unit: an attempt, and with `retry` one more per longer hold while it ends
     `not_reset`. Each attempt is its own job, linked to the first; the rest between presses
-    is the presser's (the procedure waits it out)."""
+    is the presser's (the procedure waits it out).
+
+    With `qa` (and the bay's unit wanting it), a proven reset is followed by the QA pass, its
+    own job linked to the first; a unit the pass may have left activated gets one more hard
+    reset with the hold that worked: it leaves the bay in factory state whatever was found."""
     holds = escalation_holds(bay) if retry else [bay.hold_s]
     reports: list[JobReport] = []
     first_job_id: int | None = None
-    for attempt, hold_s in enumerate(holds, start=1):
+
+    def attempt_with(attempt: int, hold_s: float) -> JobReport:
         plan = plan_for(bay, scanned_serial=scanned_serial, hold_s=hold_s)
         verifier = make_verifier()
         try:
@@ -75,8 +85,32 @@ def run_unit(
             )
         finally:
             verifier.close()
+        return report
+
+    for attempt, hold_s in enumerate(holds, start=1):
+        report = attempt_with(attempt, hold_s)
         reports.append(report)
         first_job_id = first_job_id or report.job_id
         if report.result.outcome is not Outcome.NOT_RESET:
             break
+    verified = reports[-1]
+    if qa is None or verified.result.outcome is not Outcome.RESET_VERIFIED:
+        return reports
+    if not qa.request.wanted(bay):
+        return reports
+    assert first_job_id is not None
+    qa_report, left_activated = qa.run(
+        runner,
+        bay=bay,
+        unit=verified.result.unit,
+        scanned_serial=scanned_serial,
+        attempt=len(reports) + 1,
+        first_job_id=first_job_id,
+        on_stage=on_stage,
+    )
+    reports.append(qa_report)
+    if left_activated and qa_report.result.outcome is not Outcome.ABORTED:
+        # The restore over the network was not proven: the bay does what it is for.
+        worked_hold_s = holds[len(reports) - 2]  # the attempt before the QA job
+        reports.append(attempt_with(len(reports) + 1, worked_hold_s))
     return reports

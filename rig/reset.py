@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 from functools import partial
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rig.clock import Clock
 from rig.config import BayConfig, RigConfig
@@ -19,6 +20,9 @@ from rig.operator import Operator
 from rig.outcomes import Outcome
 from rig.progress import Progress
 from rig.session import open_session
+
+if TYPE_CHECKING:
+    from rig.qa.setup import QaRequest
 
 EXIT_OK, EXIT_FAILED = 0, 1
 
@@ -41,11 +45,18 @@ def reset_bays(
     pin_factory: object = None,
     progress: Progress | None = None,
     retry: bool = False,
+    qa: QaRequest | None = None,
 ) -> int:
-    """Reset the given bays one after another; 0 when every unit ends reset_verified."""
+    """Reset the given bays one after another; 0 when every unit ends reset_verified (and,
+    with the QA pass, passed it)."""
     units: list[list[JobReport]] = []
     with open_session(config, bays, data_dir, clock=clock, operator=operator) as session:
         runner = session.runner(clock)
+        qa_run = None
+        if qa is not None and session.network is not None:
+            from rig.qa.setup import QaRun
+
+            qa_run = QaRun(qa, session.network)
         told: set[str] = set()
         progress = progress or Progress(clock)
         with progress:
@@ -68,6 +79,7 @@ def reset_bays(
                         scanned_serial=scanned_serial,
                         retry=retry,
                         on_stage=partial(progress.stage, bay.name),
+                        qa=qa_run,
                     )
                 finally:
                     hw.close()
@@ -79,4 +91,6 @@ def reset_bays(
                 if last is Outcome.ABORTED:
                     break  # a signal or the operator stopped the run: no further bays
     ok = units and all(u[-1].result.outcome is Outcome.RESET_VERIFIED for u in units)
+    # A unit whose QA pass failed is reset (and says so) but not a unit to sell: exit 1.
+    ok = ok and not any(r.result.qa == "failed" for u in units for r in u)
     return EXIT_OK if ok and len(units) == len(bays) else EXIT_FAILED

@@ -182,6 +182,9 @@ class JobRunner:
             hold_s=procedure.hold_s,
             steps=job.steps,
             evidence=procedure.evidence,
+            # The QA pass says whether its checks passed (rig.procedures.qa); others say nothing.
+            qa=getattr(procedure, "qa", None),
+            qa_check=getattr(procedure, "qa_check", None),
         )
         store.finish_job(job_id, result, clock.wall())
         return JobReport(job_id, bay, result, where=where)

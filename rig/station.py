@@ -42,6 +42,7 @@ from rig.notify import DEFAULT_GRACE_S, Liveness, Notifier, Party, Watchdog
 from rig.operator import Operator
 from rig.outcomes import Outcome
 from rig.progress import Progress
+from rig.qa.setup import QaRequest, QaRun
 from rig.runner import JobRunner
 from rig.session import Session, open_session
 
@@ -113,7 +114,9 @@ class Station:
         cut_spacing_s: float = CUT_SPACING_S,
         notifier: Notifier | None = None,
         liveness: Liveness | None = None,
+        qa: QaRequest | None = None,
     ) -> None:
+        self.qa = qa  # the QA pass after each proven reset, for the bays that want it
         # systemd (rig.notify): READY=1 at "station ready", STOPPING=1 at the end, and the
         # watchdog's pings while every party of `liveness` (the main loop, each bay) is alive.
         self.notifier = notifier or Notifier()
@@ -222,6 +225,7 @@ class Station:
                 for _, hw in bays:
                     hw.close()
         ok = all(unit[-1].result.outcome is Outcome.RESET_VERIFIED for unit in self.units)
+        ok = ok and not any(r.result.qa == "failed" for unit in self.units for r in unit)  # QA
         return 0 if ok and not self.stop.is_set() else 1
 
     def _read_scans(self) -> None:
@@ -349,6 +353,7 @@ class Station:
                     retry=self.retry,
                     on_stage=partial(self._stage, bay.name),
                     before_cut=self.gate.wait_turn,
+                    qa=QaRun(self.qa, session.network) if self.qa and session.network else None,
                 )
             except Exception as exc:  # a bay must never take the station down
                 log.exception("bay %s: unexpected failure", bay.name)

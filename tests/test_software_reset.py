@@ -43,6 +43,8 @@ HARD_RESET_KEYS = {
     "firmware",
     "hold_s",
     "steps",
+    "qa",  # the QA pass's verdict: null on every job that is not one
+    "qa_check",
 }
 UUID = "8282F1DB-2FA6-4D4B-A07C-3B7D1C1B6E55"
 

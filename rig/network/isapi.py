@@ -33,7 +33,15 @@ import urllib3
 
 from rig.errors import ParseError
 from rig.network.sadp import normalise_mac
-from rig.network.xmlutil import Element, child_text, fields, name_is, parse_bool, parse_xml
+from rig.network.xmlutil import (
+    Element,
+    child_text,
+    fields,
+    find_child,
+    name_is,
+    parse_bool,
+    parse_xml,
+)
 
 _T = TypeVar("_T")
 
@@ -45,11 +53,15 @@ __all__ = [
     "IsapiClient",
     "LockInfo",
     "ResponseStatus",
+    "StorageDevice",
+    "UpgradeStatus",
     "digest_challenge",
     "parse_activate_status",
     "parse_challenges",
     "parse_device_info",
     "parse_response_status",
+    "parse_storage",
+    "parse_upgrade_status",
     "parse_user_check",
 ]
 
@@ -177,6 +189,54 @@ def parse_user_check(data: bytes) -> LockInfo:
     else:
         raise ParseError(f"userCheck lockStatus is {status!r:.40}, not lock/unlock")
     return LockInfo(locked=locked, unlock_s=unlock_s, retry_left=retry_left)
+
+
+@dataclass(frozen=True)
+class StorageDevice:
+    """One entry of `GET /ISAPI/ContentMgmt/Storage`: a camera's memory card is an `hdd`."""
+
+    name: str | None
+    kind: str | None  # hddType: SATA, SD...
+    status: str | None  # ok, unformatted, error, idle...
+    capacity_mb: int | None
+    free_mb: int | None
+
+
+def parse_storage(data: bytes) -> list[StorageDevice]:
+    """`<storage><hddList><hdd>...` (any namespace: real answers mix three). An empty
+    `hddList` (no card) is an empty list; NAS entries are not local storage and are left out."""
+    root = _root(data, "storage")
+    hdd_list = find_child(root, "hddList")
+    devices: list[StorageDevice] = []
+    for hdd in hdd_list if hdd_list is not None else ():
+        if not name_is(hdd, "hdd"):
+            continue
+        devices.append(
+            StorageDevice(
+                name=child_text(hdd, "hddName") or None,
+                kind=child_text(hdd, "hddType") or None,
+                status=child_text(hdd, "status") or None,
+                capacity_mb=_int_or_none(child_text(hdd, "capacity")),
+                free_mb=_int_or_none(child_text(hdd, "freeSpace")),
+            )
+        )
+    return devices
+
+
+@dataclass(frozen=True)
+class UpgradeStatus:
+    upgrading: bool | None
+    percent: int | None
+
+
+def parse_upgrade_status(data: bytes) -> UpgradeStatus:
+    """`GET /ISAPI/System/upgradeStatus`: `<upgradeStatus><upgrading>`, `<percent>`."""
+    root = _root(data, "upgradeStatus")
+    percent = _int_or_none(child_text(root, "percent"))
+    return UpgradeStatus(
+        upgrading=parse_bool(child_text(root, "upgrading")),
+        percent=percent if percent is not None and percent <= 100 else None,
+    )
 
 
 # --- the evidence of one call ---------------------------------------------------------------
@@ -442,6 +502,64 @@ class IsapiClient:
         exchange, content, lock = self._call_with_login("PUT", path, user, password)
         return self._parse(exchange, content, parse_response_status), exchange, lock
 
+    # --- the QA pass's calls (rig.procedures.qa) -----------------------------------------
+
+    def send_xml(self, method: str, path: str, body: bytes) -> tuple[bytes | None, Exchange]:
+        """A POST or PUT of an XML body with no login: what an inactive unit takes
+        (`/ISAPI/Security/challenge`, `/ISAPI/System/activate`). The answer's bytes are
+        returned for any HTTP status with a complete body: a refusal explains itself in a
+        `ResponseStatus`."""
+        self._check_path(path)
+        started = time.monotonic()
+        read = self._send(
+            method,
+            path,
+            started + self.timeout_s,
+            authorization=None,
+            body=body,
+            content_type="application/xml; charset=UTF-8",
+        )
+        exchange = self._exchange(method, path, read, started)
+        if exchange.error is None and read.status != 200:
+            exchange.error = f"HTTP {read.status}"
+        return (read.content if read.complete else None), exchange
+
+    def get_with_login(
+        self, path: str, user: str, password: str, *, max_body: int | None = None
+    ) -> tuple[bytes | None, Exchange, LockInfo | None]:
+        """A GET with one digest login attempt; the raw answer (a JPEG snapshot, an XML
+        document the caller parses). A binary answer is not copied into the Exchange."""
+        exchange, content, lock = self._call_with_login(
+            "GET", path, user, password, max_body=max_body
+        )
+        if content is not None and content.lstrip()[:1] != b"<":
+            exchange.body = f"<{len(content)} bytes>"
+        return content, exchange, lock
+
+    def put_file(
+        self, path: str, user: str, password: str, data: bytes, *, timeout_s: float
+    ) -> tuple[ResponseStatus | None, Exchange, LockInfo | None]:
+        """A PUT of a file as `application/octet-stream` with one digest login attempt:
+        `/ISAPI/System/updateFirmware` with a `digicap.dav` (sent as XML, a camera answers
+        400 "Invalid XML Content"). `timeout_s` covers the upload."""
+        exchange, content, lock = self._call_with_login(
+            "PUT",
+            path,
+            user,
+            password,
+            body=data,
+            content_type="application/octet-stream",
+            timeout_s=timeout_s,
+        )
+        status = self._parse(exchange, content, parse_response_status)
+        if status is None and exchange.status is not None and exchange.body.lstrip()[:1] == "<":
+            # A refusal (HTTP 400 and the like) still says why in its ResponseStatus.
+            try:
+                status = parse_response_status(exchange.body.encode("utf-8"))
+            except ParseError:
+                status = None
+        return status, exchange, lock
+
     def close(self) -> None:
         """Close the session if this client made it; idempotent."""
         if self._owns_session:
@@ -474,21 +592,39 @@ class IsapiClient:
         ):
             raise ValueError(f"ISAPI path must be an absolute path, got {path!r}")
 
-    def _call(self, method: str, path: str) -> tuple[Exchange, bytes | None]:
+    def _call(
+        self, method: str, path: str, body: bytes = b"", content_type: str | None = None
+    ) -> tuple[Exchange, bytes | None]:
         self._check_path(path)
         started = time.monotonic()
-        read = self._send(method, path, started + self.timeout_s, authorization=None)
+        read = self._send(
+            method,
+            path,
+            started + self.timeout_s,
+            authorization=None,
+            body=body,
+            content_type=content_type,
+        )
         exchange = self._exchange(method, path, read, started)
         if exchange.error is None and read.status != 200:
             exchange.error = f"HTTP {read.status}"
         return exchange, read.content if exchange.error is None else None
 
     def _call_with_login(
-        self, method: str, path: str, user: str, password: str
+        self,
+        method: str,
+        path: str,
+        user: str,
+        password: str,
+        *,
+        body: bytes = b"",
+        content_type: str | None = None,
+        max_body: int | None = None,
+        timeout_s: float | None = None,
     ) -> tuple[Exchange, bytes | None, LockInfo | None]:
         self._check_path(path)
         started = time.monotonic()
-        deadline = started + self.timeout_s
+        deadline = started + (timeout_s or self.timeout_s)
         # Leg 1, no credentials: fetch a fresh challenge. A camera that needs no login (or an
         # error) answers here and no credentials are ever sent.
         read = self._send(method, path, deadline, authorization=None)
@@ -517,8 +653,17 @@ class IsapiClient:
             exchange = self._exchange(method, path, read, started)
             exchange.error = f"timed out after {self.timeout_s:g} s before the login request"
             return exchange, None, lock
-        # Leg 2: the one and only request that carries credentials.
-        read = self._send(method, path, deadline, authorization=authorization)
+        # Leg 2: the one and only request that carries credentials. A body (a firmware image)
+        # travels only here: leg 1 is answered 401 before a camera reads it.
+        read = self._send(
+            method,
+            path,
+            deadline,
+            authorization=authorization,
+            body=body,
+            content_type=content_type,
+            max_body=max_body,
+        )
         exchange = self._exchange(method, path, read, started)
         exchange.login_attempts = 1
         lock = self._lock_info(read) if read.status in (401, 403) else None
@@ -531,7 +676,17 @@ class IsapiClient:
                 exchange.error = f"HTTP {read.status}"
         return exchange, read.content if exchange.error is None else None, lock
 
-    def _send(self, method: str, path: str, deadline: float, *, authorization: str | None) -> _Read:
+    def _send(
+        self,
+        method: str,
+        path: str,
+        deadline: float,
+        *,
+        authorization: str | None,
+        body: bytes = b"",
+        content_type: str | None = None,
+        max_body: int | None = None,
+    ) -> _Read:
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             return _Read(error=f"timed out after {self.timeout_s:g} s")
@@ -543,6 +698,8 @@ class IsapiClient:
         }
         if authorization is not None:
             headers["Authorization"] = authorization
+        if content_type is not None:
+            headers["Content-Type"] = content_type
         try:
             response = self._session.request(
                 method,
@@ -552,7 +709,7 @@ class IsapiClient:
                 timeout=(remaining, remaining),
                 stream=True,
                 allow_redirects=False,
-                data=b"" if method in ("PUT", "POST") else None,
+                data=body if method in ("PUT", "POST") else None,
             )
         except requests.exceptions.ConnectTimeout:
             return _Read(error=f"connect timed out after {self.timeout_s:g} s")
@@ -564,7 +721,7 @@ class IsapiClient:
             read = _Read(status=response.status_code)
             if response.status_code == 401:
                 read.challenge = _digest_challenge(response)
-            read.content, read.error = self._read_body(response, deadline)
+            read.content, read.error = self._read_body(response, deadline, max_body)
             read.complete = read.error is None
             return read
         finally:
@@ -572,7 +729,10 @@ class IsapiClient:
             # answer is abandoned, not drained).
             response.close()
 
-    def _read_body(self, response: requests.Response, deadline: float) -> tuple[bytes, str | None]:
+    def _read_body(
+        self, response: requests.Response, deadline: float, max_body: int | None = None
+    ) -> tuple[bytes, str | None]:
+        cap = max_body or self.max_body
         body = bytearray()
         raw = response.raw
         # read1 returns whatever has arrived; read(n) would wait for all n bytes, so a server
@@ -587,8 +747,8 @@ class IsapiClient:
                 if not chunk:
                     return bytes(body), None
                 body += chunk
-                if len(body) > self.max_body:
-                    return bytes(body[: self.max_body]), f"body over {self.max_body} bytes"
+                if len(body) > cap:
+                    return bytes(body[:cap]), f"body over {cap} bytes"
         except (urllib3.exceptions.HTTPError, OSError) as exc:
             if isinstance(exc, urllib3.exceptions.TimeoutError | TimeoutError):
                 return bytes(body), f"timed out after {self.timeout_s:g} s reading the body"

@@ -12,6 +12,7 @@ from importlib import resources
 
 from rig.errors import ConfigError
 from rig.job import HARD_PROCEDURES
+from rig.qa.settings import firmware_text
 from rig.tomlcheck import parse_toml
 
 #: What a profile (and a bay) may name as its procedure: those that press a bay's pin.
@@ -31,6 +32,13 @@ class Profile:
     escalation_holds_s: tuple[float, ...]
     fixture: str
     source: str
+    # The QA pass (rig.procedures.qa): asked for every unit of this model, the lowest
+    # firmware the lab supports, the picture's sharpness limit (variance of the Laplacian of
+    # the bay's test scene), and whether the model has a memory-card slot to check.
+    qa: bool = False
+    min_firmware: str | None = None
+    blur_threshold: float = 100.0
+    has_card_slot: bool = True
 
 
 def _read(name: str, text: str) -> Profile:
@@ -49,6 +57,10 @@ def _read(name: str, text: str) -> Profile:
         escalation_holds_s=tuple(t.numbers("escalation_holds_s", lo=1, hi=60)),
         fixture=t.text("fixture"),
         source=t.text("source"),
+        qa=t.flag("qa", False),
+        min_firmware=firmware_text(t, "min_firmware", None),
+        blur_threshold=t.number("blur_threshold", 100.0, lo=1, hi=100000),
+        has_card_slot=t.flag("has_card_slot", True),
     )
     t.finish()
     return profile

@@ -34,6 +34,8 @@ CSV_COLUMNS = (
     "started",
     "ended",
     "job_ids",
+    "qa",  # the QA pass: passed / failed / empty (none)
+    "qa_check",  # the first QA check that failed
 )
 
 # A spreadsheet runs a cell that starts with one of these as a formula, and serials, models

@@ -26,11 +26,14 @@ from rig.records.units import (
     NO_BAY,
     PROOF_FIELDS,
     Attempt,
+    QaRecord,
+    QaTally,
     Tally,
     UnitRecord,
     bay_label,
     by_day,
     iso,
+    qa_by_model,
     tally,
     tally_by_model,
     units_from_jobs,
@@ -48,6 +51,10 @@ PROCEDURES: dict[str, str] = {
     "running-hold": "Hard reset: reset pin held with the unit powered, then released",
     "software-full": "Software factory reset over ISAPI (mode=full): back to the inactive state",
     "software-basic": "Software restore over ISAPI (mode=basic): network settings kept",
+    "qa": (
+        "QA pass: activated with a bench password, checked (identity, firmware, picture,"
+        " card), restored over ISAPI (mode=full) and proven inactive again"
+    ),
 }
 
 # --- HTML helpers ---------------------------------------------------------------------------
@@ -152,6 +159,7 @@ def _summary(units: Sequence[UnitRecord]) -> str:
         "<p class='note'>Yield = reset verified / units done. A unit is every attempt on the"
         " same camera (escalation retries with longer holds count once, with the outcome of"
         " the last attempt) and is dated by its first attempt's start.</p>",
+        _qa_tables(units, "whole range"),
     ]
     for day, day_units in days.items():
         total = tally(day_units)
@@ -161,6 +169,7 @@ def _summary(units: Sequence[UnitRecord]) -> str:
             + _figures(total)
             + "<div class='day-body'>"
             + _model_table(tally_by_model(day_units), total, f"Yield per model, {day}")
+            + _qa_tables(day_units, str(day))
             + f"<figure>{hourly_chart(day, day_units)}"
             + "<figcaption>Units per hour (UTC)</figcaption></figure></div></section>"
         )
@@ -191,6 +200,86 @@ def _not_reset(units: Sequence[UnitRecord]) -> str:
             f"<th scope='col'>Jobs</th></tr></thead><tbody>{rows}</tbody></table>"
         )
     return f"<section class='not-reset'><h2>Units not reset ({len(failed)})</h2>{body}</section>"
+
+
+def _qa_tables(units: Sequence[UnitRecord], span: str) -> str:
+    """QA yield per model and the failures by check; nothing when no unit had a QA pass."""
+    models = qa_by_model(units)
+    if not models:
+        return ""
+    total = QaTally()
+    for unit in units:
+        total.add(unit)
+    rows = "".join(
+        f"<tr><th scope='row'>{_e(model)}</th><td>{t.units}</td><td>{t.passed}</td>"
+        f"<td>{t.failed}</td><td class='yield'>{t.yield_text()}</td></tr>"
+        for model, t in models.items()
+    )
+    yield_table = (
+        f"<table class='models qa-yield'><caption>QA yield per model, {_e(span)}</caption>"
+        "<thead><tr><th scope='col'>Model</th><th scope='col'>Units QA'd</th>"
+        "<th scope='col'>QA passed</th><th scope='col'>QA failed</th>"
+        "<th scope='col'>QA yield</th></tr></thead>"
+        f"<tbody>{rows}</tbody><tfoot><tr><th scope='row'>All models</th><td>{total.units}</td>"
+        f"<td>{total.passed}</td><td>{total.failed}</td>"
+        f"<td class='yield'>{total.yield_text()}</td></tr></tfoot></table>"
+    )
+    if not total.failed_by_check:
+        return yield_table
+    failures = "".join(
+        f"<tr><th scope='row'>{_e(check)}</th><td>{count}</td></tr>"
+        for check, count in sorted(total.failed_by_check.items(), key=lambda kv: (-kv[1], kv[0]))
+    )
+    return yield_table + (
+        f"<table class='models qa-failures'><caption>QA failures by check, {_e(span)}</caption>"
+        "<thead><tr><th scope='col'>Check</th><th scope='col'>Units failed</th></tr></thead>"
+        f"<tbody>{failures}</tbody></table>"
+    )
+
+
+def _qa_section(qa: QaRecord) -> str:
+    """The certificate's QA pass: each check, each measurement with its value and limits,
+    and the thumbnail of the first snapshot."""
+    rows = []
+    for check in qa.checks:
+        measurements = check.get("measurements") or []
+        verdict = _outcome_badge_text(
+            "pass" if check.get("passed") else "fail", check.get("passed")
+        )
+        why = f"<br><span class='muted'>{_e(check['why'])}</span>" if check.get("why") else ""
+        span = max(len(measurements), 1)
+        head = f"<th scope='row' rowspan='{span}'>{_e(check.get('check'))}{why}</th>"
+        if not measurements:
+            rows.append(f"<tr>{head}<td>–</td><td>–</td><td>–</td><td>{verdict}</td></tr>")
+        for i, m in enumerate(measurements):
+            unit = f" {_e(m.get('unit'))}" if m.get("unit") else ""
+            mark = _outcome_badge_text("pass" if m.get("passed") else "fail", m.get("passed"))
+            rows.append(
+                f"<tr>{head if i == 0 else ''}<td>{_e(m.get('name'))}</td>"
+                f"<td class='mono'>{_or_dash(m.get('value'))}{unit}</td>"
+                f"<td>{_e(m.get('limits'))}</td><td>{mark}</td></tr>"
+            )
+    table = (
+        "<table class='qa-checks'><caption>QA pass"
+        f" {_outcome_badge_text(qa.qa or 'unfinished', qa.qa == 'passed')}</caption>"
+        "<thead><tr><th scope='col'>Check</th><th scope='col'>Measurement</th>"
+        "<th scope='col'>Value</th><th scope='col'>Limits</th><th scope='col'>Result</th></tr>"
+        f"</thead><tbody>{''.join(rows)}</tbody></table>"
+    )
+    picture = ""
+    if qa.thumbnail_b64:
+        # base64 of our own JPEG, re-checked here: only its alphabet reaches the attribute.
+        data = "".join(c for c in qa.thumbnail_b64 if c.isalnum() or c in "+/=")
+        picture = (
+            "<figure class='qa-thumbnail'><img alt='the picture of the unit at its QA pass'"
+            f" src='data:image/jpeg;base64,{data}'>"
+            "<figcaption>Main stream, first snapshot of the QA pass</figcaption></figure>"
+        )
+    return f"<section class='qa'><h3>QA pass (job {qa.job_id})</h3>{table}{picture}</section>"
+
+
+def _outcome_badge_text(text: str, good: object) -> str:
+    return f"<span class='badge {'ok' if good else 'bad'}'>{_e(text)}</span>"
 
 
 FactRow = Sequence[tuple[str, str]]  # one or two (label, value) pairs
@@ -285,6 +374,7 @@ def _certificate(unit: UnitRecord, title: str) -> str:
         + _facts("Unit", unit_rows)
         + _facts("Reset", reset_rows)
         + _facts("Evidence", proof_rows, css="facts proof")
+        + (_qa_section(unit.qa) if unit.qa is not None else "")
         + history
         + "<footer class='cert-foot'>"
         "<div class='sign'><span>Checked by</span></div><div class='sign'><span>Date</span></div>"

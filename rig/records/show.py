@@ -25,7 +25,9 @@ def render_job(job: dict[str, Any]) -> Panel:
             else "-"
         )
         details = ", ".join(
-            f"{k}={v}" for k, v in step["details"].items() if k != "sadp_xml" and v is not None
+            f"{k}={v}"
+            for k, v in step["details"].items()
+            if k not in ("sadp_xml", "thumbnail_jpeg_b64") and v is not None  # bulk, not text
         )
         if step["error"]:
             details = f"[red]error: {step['error']}[/] " + details
@@ -41,6 +43,8 @@ def render_job(job: dict[str, Any]) -> Panel:
         f"firmware {job['firmware'] or '?'}\n"
         f"{held if job['procedure'] in HARD_PROCEDURES else ''}started {iso(job['started_wall'])}"
     )
+    if job.get("qa"):
+        head += f"\nQA pass: {job['qa']}" + (f" ({job['qa_check']})" if job.get("qa_check") else "")
     return Panel(Group(head, steps), title="reset record", expand=False)
 
 

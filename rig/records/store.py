@@ -44,7 +44,9 @@ CREATE TABLE IF NOT EXISTS {name} (
     ended_wall     REAL,
     plan_json      TEXT NOT NULL,
     unit_json      TEXT,
-    evidence_json  TEXT
+    evidence_json  TEXT,
+    qa             TEXT,           -- a QA pass's job: passed / failed; NULL for other jobs
+    qa_check       TEXT            -- the first QA check that failed
 );
 """
 _SCHEMA = (
@@ -114,6 +116,9 @@ class RecordStore:
             self._db.execute("ALTER TABLE jobs ADD COLUMN firmware_before TEXT")
         if "first_job_id" not in columns:
             self._db.execute("ALTER TABLE jobs ADD COLUMN first_job_id INTEGER")
+        for qa_column in ("qa", "qa_check"):  # the QA pass (rig.procedures.qa)
+            if qa_column not in columns:
+                self._db.execute(f"ALTER TABLE jobs ADD COLUMN {qa_column} TEXT")
         bay = next(row for row in self._db.execute("PRAGMA table_info(jobs)") if row[1] == "bay")
         if bay[3]:  # NOT NULL: written before a job could use no bay
             self._allow_jobs_without_a_bay()
@@ -224,14 +229,16 @@ class RecordStore:
     def finish_job(self, job_id: int, result: Result, wall: float) -> None:
         self.set_unit(job_id, result.unit)
         self._write(
-            "UPDATE jobs SET outcome=?, reason=?, hold_s=?, ended_wall=?, evidence_json=?"
-            " WHERE id=?",
+            "UPDATE jobs SET outcome=?, reason=?, hold_s=?, ended_wall=?, evidence_json=?,"
+            " qa=?, qa_check=? WHERE id=?",
             (
                 result.outcome.value,
                 result.reason,
                 result.hold_s,
                 wall,
                 _json(result.evidence),
+                result.qa,
+                result.qa_check,
                 job_id,
             ),
         )

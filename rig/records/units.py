@@ -117,12 +117,94 @@ class Attempt:
         }
 
 
+QA_PROCEDURE = "qa"  # rig.job.ProcedureName.QA: the QA pass's jobs are not reset attempts
+QA_STEPS = ("qa_activate", "qa_identity", "qa_firmware", "qa_upgrade", "qa_picture", "qa_storage")
+
+
+@dataclass(frozen=True)
+class QaRecord:
+    """A QA pass's job (rig.procedures.qa): each check with its measurements, the verdict,
+    and the picture's thumbnail. Only the checks' own keys are kept (no exchanges)."""
+
+    job_id: int
+    qa: str | None  # passed / failed; None while running or when it checked nothing
+    qa_check: str | None  # the first check that failed
+    outcome: str | None  # the restore's proof: reset_verified = back in factory state
+    reason: str | None
+    started_wall: float
+    ended_wall: float | None
+    checks: tuple[Mapping[str, Any], ...] = ()
+    thumbnail_b64: str | None = None  # a small JPEG of the first snapshot
+
+    @classmethod
+    def from_job(cls, job: Mapping[str, Any]) -> QaRecord:
+        checks: list[Mapping[str, Any]] = []
+        thumbnail = None
+        for step in job.get("steps") or ():
+            details = step["details"]
+            if step["name"] in QA_STEPS and "check" in details:
+                checks.append(
+                    {k: details.get(k) for k in ("check", "passed", "why", "measurements")}
+                )
+                thumbnail = details.get("thumbnail_jpeg_b64") or thumbnail
+        if job.get("outcome") is not None:
+            checks.append(
+                {
+                    "check": "restore",
+                    "passed": job["outcome"] == Outcome.RESET_VERIFIED.value,
+                    "why": None,
+                    "measurements": [
+                        {
+                            "name": "factory_state",
+                            "value": job["outcome"],
+                            "unit": "",
+                            "limits": f"= {Outcome.RESET_VERIFIED.value}",
+                            "passed": job["outcome"] == Outcome.RESET_VERIFIED.value,
+                        }
+                    ],
+                }
+            )
+        return cls(
+            job_id=int(job["job_id"]),
+            qa=job.get("qa"),
+            qa_check=job.get("qa_check"),
+            outcome=job.get("outcome"),
+            reason=job.get("reason"),
+            started_wall=float(job["started_wall"]),
+            ended_wall=job.get("ended_wall"),
+            checks=tuple(checks),
+            thumbnail_b64=thumbnail,
+        )
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "job_id": self.job_id,
+            "qa": self.qa,
+            "qa_check": self.qa_check,
+            "outcome": self.outcome,
+            "reason": self.reason,
+            "checks": [dict(c) for c in self.checks],
+        }
+
+
 @dataclass(frozen=True)
 class UnitRecord:
     """A unit and its attempts, oldest first. What it is comes from the latest attempt that
     saw it (a last attempt that ended before identify knows nothing of it)."""
 
     attempts: tuple[Attempt, ...]
+    qa_jobs: tuple[QaRecord, ...] = ()  # its QA pass (rig.procedures.qa), if it had one
+
+    @property
+    def qa(self) -> QaRecord | None:
+        return self.qa_jobs[-1] if self.qa_jobs else None
+
+    @property
+    def _final(self) -> Attempt | QaRecord:
+        """The unit's latest job: a QA pass's restore, or a hard reset after it, says the
+        state the unit left the bay in."""
+        qa = self.qa
+        return qa if qa is not None and qa.job_id > self.last.job_id else self.last
 
     @property
     def first(self) -> Attempt:
@@ -166,15 +248,15 @@ class UnitRecord:
 
     @property
     def outcome(self) -> str | None:
-        return self.last.outcome
+        return self._final.outcome
 
     @property
     def verified(self) -> bool:
-        return self.last.outcome == Outcome.RESET_VERIFIED.value
+        return self.outcome == Outcome.RESET_VERIFIED.value
 
     @property
     def finished(self) -> bool:
-        return self.last.outcome is not None
+        return self.outcome is not None
 
     @property
     def started_wall(self) -> float:
@@ -182,7 +264,7 @@ class UnitRecord:
 
     @property
     def ended_wall(self) -> float | None:
-        return self.last.ended_wall
+        return self._final.ended_wall
 
     @property
     def started(self) -> datetime:
@@ -215,8 +297,11 @@ class UnitRecord:
             "firmware_after": self.firmware_after,
             "profile": last.profile,
             "procedure": last.procedure,
-            "outcome": last.outcome,
-            "reason": last.reason,
+            "outcome": self.outcome,
+            "reason": self._final.reason,
+            "qa": self.qa.qa if self.qa else None,
+            "qa_check": self.qa.qa_check if self.qa else None,
+            "qa_pass": self.qa.as_dict() if self.qa else None,
             "target_hold_s": last.target_hold_s,
             "hold_s": last.hold_s,
             "started": iso(self.started_wall),
@@ -235,12 +320,19 @@ def units_from_jobs(jobs: Iterable[Mapping[str, Any]]) -> list[UnitRecord]:
     jobs = sorted(jobs, key=lambda job: int(job["job_id"]))
     present = {int(job["job_id"]) for job in jobs}
     groups: dict[int, list[Attempt]] = {}
+    qa_jobs: dict[int, list[QaRecord]] = {}
     for job in jobs:
         first = job.get("first_job_id")
         key = int(first) if first is not None else int(job["job_id"])
-        if key in present:
+        if key not in present:
+            continue
+        if job.get("procedure") == QA_PROCEDURE:
+            qa_jobs.setdefault(key, []).append(QaRecord.from_job(job))
+        else:
             groups.setdefault(key, []).append(Attempt.from_job(job))
-    units = [UnitRecord(tuple(attempts)) for attempts in groups.values()]
+    units = [
+        UnitRecord(tuple(attempts), tuple(qa_jobs.get(key, ()))) for key, attempts in groups.items()
+    ]
     return sorted(units, key=lambda unit: (unit.started_wall, unit.first.job_id))
 
 
@@ -288,6 +380,41 @@ def tally_by_model(units: Iterable[UnitRecord]) -> dict[str, Tally]:
     models: dict[str, Tally] = {}
     for unit in units:
         models.setdefault(unit.model or "unknown model", Tally()).add(unit)
+    return dict(sorted(models.items()))
+
+
+@dataclass
+class QaTally:
+    """QA yield: units whose QA pass passed / units QA'd; failures counted by check."""
+
+    units: int = 0
+    passed: int = 0
+    failed_by_check: dict[str, int] = field(default_factory=dict)
+
+    def add(self, unit: UnitRecord) -> None:
+        qa = unit.qa
+        if qa is None or qa.qa is None:
+            return
+        self.units += 1
+        if qa.qa == "passed":
+            self.passed += 1
+        else:
+            check = qa.qa_check or "unknown"
+            self.failed_by_check[check] = self.failed_by_check.get(check, 0) + 1
+
+    @property
+    def failed(self) -> int:
+        return self.units - self.passed
+
+    def yield_text(self) -> str:
+        return "–" if not self.units else f"{100.0 * self.passed / self.units:.1f} %"
+
+
+def qa_by_model(units: Iterable[UnitRecord]) -> dict[str, QaTally]:
+    models: dict[str, QaTally] = {}
+    for unit in units:
+        if unit.qa is not None:
+            models.setdefault(unit.model or "unknown model", QaTally()).add(unit)
     return dict(sorted(models.items()))
 
 

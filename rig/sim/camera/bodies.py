@@ -35,9 +35,9 @@ def activate_status_xml(activated: bool) -> bytes:
     ).encode()
 
 
-def device_info_xml(spec: CameraSpec) -> bytes:
+def device_info_xml(spec: CameraSpec, firmware: str | None = None) -> bytes:
     """`GET /ISAPI/System/deviceInfo`: like the V5.5.0 capture, CRLF line ends."""
-    version, _, build = spec.firmware.partition("build")
+    version, _, build = (firmware or spec.firmware).partition("build")
     lines = [
         '<?xml version="1.0" encoding="UTF-8"?>',
         f'<DeviceInfo version="2.0" xmlns="{HIK_NS}">',

@@ -13,6 +13,13 @@ camera keeps its IP; while the camera is off, accepted connections are reset at 
   activation; basic: keeps network settings and the password).
 * `PUT /ISAPI/System/reboot`, Digest: `ResponseStatus` statusCode 1 "OK"; offline right after
   the answer, back `boot_s` later.
+* The QA pass (`qa.py`): `POST /ISAPI/Security/challenge` (no login while inactive) and
+  `PUT /ISAPI/System/activate` (weak passwords refused: HTTP 400, statusString "Risk
+  password"); Digest: `GET /ISAPI/Streaming/channels/101/picture` (a JPEG of the test scene,
+  or the spec's picture fault), `GET /ISAPI/ContentMgmt/Storage` (the card, or none),
+  `PUT /ISAPI/System/updateFirmware` (`application/octet-stream` only; flashes for
+  `upgrade_s`, then reboots into `upgrade_to`, or its old firmware when `upgrade_fails`) and
+  `GET /ISAPI/System/upgradeStatus`.
 * Login failures: a request without Digest credentials gets the plain 401 challenge (as in the
   capture) and is not a failed login. A wrong user or password is, and its 401 carries a
   `userCheck` (lockStatus unlock, retryLoginTime = attempts left). After `lock_after_failures`
@@ -37,6 +44,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import parse_qs, urlsplit
 
+from . import qa
 from .auth import digest_proves, parse_digest
 from .bodies import NOT_FOUND_HTML, UNAUTHORIZED_HTML
 from .spec import LOOPBACK
@@ -47,6 +55,8 @@ if TYPE_CHECKING:
 log = logging.getLogger("rig.sim")
 
 _MAX_BODY = 64 * 1024
+_MAX_FIRMWARE = 64 * 1024 * 1024  # a digicap.dav is tens of MB
+UPDATE_FIRMWARE = "/ISAPI/System/updateFirmware"
 
 
 def abort_socket(sock: socket.socket) -> None:
@@ -92,6 +102,7 @@ class CameraHTTPServer(ThreadingHTTPServer):
 
 class _CameraRequestHandler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive, as requests' digest retry expects
+    body = b""  # the request's body, read before dispatch
     timeout = 10  # an idle keep-alive connection does not hold a thread forever
 
     @property
@@ -143,6 +154,12 @@ class _CameraRequestHandler(BaseHTTPRequestHandler):
             "/ISAPI/System/deviceInfo": ("GET", self._device_info),
             "/ISAPI/System/factoryReset": ("PUT", self._factory_reset),
             "/ISAPI/System/reboot": ("PUT", self._reboot),
+            "/ISAPI/Security/challenge": ("POST", self._challenge_answer),
+            "/ISAPI/System/activate": ("PUT", self._activate),
+            "/ISAPI/Streaming/channels/101/picture": ("GET", self._picture),
+            "/ISAPI/ContentMgmt/Storage": ("GET", self._storage),
+            UPDATE_FIRMWARE: ("PUT", self._update_firmware),
+            "/ISAPI/System/upgradeStatus": ("GET", self._upgrade_status),
         }
         route = routes.get(path)
         if route is None:
@@ -159,12 +176,12 @@ class _CameraRequestHandler(BaseHTTPRequestHandler):
             length = int(length_text)
         except ValueError:
             length = -1
-        if length < 0 or length > _MAX_BODY:
+        limit = _MAX_FIRMWARE if urlsplit(self.path).path == UPDATE_FIRMWARE else _MAX_BODY
+        if length < 0 or length > limit:
             self.close_connection = True
             self._reply(400 if length < 0 else 413, b"", "text/plain")
             return False
-        if length:
-            self.rfile.read(length)
+        self.body = self.rfile.read(length) if length else b""
         return True
 
     def _reply(
@@ -227,6 +244,57 @@ class _CameraRequestHandler(BaseHTTPRequestHandler):
         body = cam.user_check_xml(cam._lock_remaining(client_ip), client_ip)
         self._reply(401, body, headers=(self._challenge(),))
         return False
+
+    # --- the QA pass (qa.py) -------------------------------------------------------------
+
+    def _refused(self, refusal: qa.Refused) -> None:
+        body = self.camera.response_status_xml(self.path, refusal.code, refusal.string, refusal.sub)
+        self._reply(refusal.http, body)
+
+    def _challenge_answer(self) -> None:
+        # An inactive unit answers without a login (there is no password yet); an active one
+        # wants its admin's.
+        if self.camera.activated and not self._authorized():
+            return
+        try:
+            self._reply(200, self.camera._challenge(self.body))
+        except qa.Refused as refusal:
+            self._refused(refusal)
+
+    def _activate(self) -> None:
+        try:
+            self.camera._activate_over_isapi(self.body)
+        except qa.Refused as refusal:
+            self._refused(refusal)
+            return
+        self._reply(200, self.camera.response_status_xml(self.path, 1, "OK", "ok"))
+
+    def _picture(self) -> None:
+        if self._authorized():
+            self._reply(200, self.camera._snapshot(), "image/jpeg")
+
+    def _storage(self) -> None:
+        if self._authorized():
+            self._reply(200, self.camera.storage_xml())
+
+    def _update_firmware(self) -> None:
+        if not self._authorized():
+            return
+        if self.headers.get("Content-Type", "").split(";")[0].strip() != (
+            "application/octet-stream"
+        ):
+            # What a real unit answers an image sent as XML (REFERENCE.md §1).
+            self._refused(qa.Refused(400, 6, "Invalid XML Content", "badXmlContent"))
+            return
+        if len(self.body) < 1024:
+            self._refused(qa.Refused(400, 6, "Invalid Content", "badFirmware"))
+            return
+        self.camera._start_upgrade(self.body)
+        self._reply(200, self.camera.response_status_xml(self.path, 1, "OK", "ok"))
+
+    def _upgrade_status(self) -> None:
+        if self._authorized():
+            self._reply(200, self.camera.upgrade_status_xml())
 
     def _activate_status(self) -> None:
         if not self.camera.spec.has_activation:

@@ -34,6 +34,7 @@ def probe_match(
     dhcp: bool,
     boot_time: str,
     activated: bool,
+    firmware: str | None = None,
 ) -> bytes:
     """The ProbeMatch a camera in this state sends in answer to an inquiry probe."""
     ip = spec.sadp_ipv4_prefix
@@ -59,7 +60,7 @@ def probe_match(
         ("DHCP", xml_bool(dhcp)),
         ("AnalogChannelNum", "0"),
         ("DigitalChannelNum", "1"),
-        ("SoftwareVersion", spec.firmware),
+        ("SoftwareVersion", firmware or spec.firmware),
         ("DSPVersion", "V7.3, build 230101"),
         ("BootTime", boot_time),
         ("OEMInfo", "N/A"),

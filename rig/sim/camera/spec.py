@@ -69,6 +69,15 @@ class CameraSpec:
     # (most cameras before 5.3). "true": always "true", also in factory state (some old units
     # do; it says nothing, and the factory login admin/12345 still works after a reset).
     sadp_legacy_activated: LegacyActivated = "omit"
+    # What a bench QA pass finds (rig.sim.camera.qa): the picture ("ok", or the faults
+    # "black", "blurred", "frozen"), the memory card's size in MB (None: no card), the
+    # firmware an upgrade installs, how long the flash takes, and a flash that fails (the
+    # unit reboots with its old firmware).
+    picture: str = "ok"
+    card_mb: int | None = 30436
+    upgrade_to: str = "V5.7.18build 240826"
+    upgrade_s: float = 1.0
+    upgrade_fails: bool = False
     version: tuple[int, int, int] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -81,6 +90,8 @@ class CameraSpec:
         for name in ("boot_s", "reset_hold_s", "up_s", "down_s", "lock_s"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must not be negative")
+        if self.picture not in ("ok", "black", "blurred", "frozen"):
+            raise ValueError("picture must be ok, black, blurred or frozen")
         if self.lock_after_failures < 1:
             raise ValueError("lock_after_failures must be at least 1")
         if self.sadp_ipv4_prefix not in ("IPv4", "Ipv4"):

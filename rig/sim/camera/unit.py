@@ -32,7 +32,7 @@ from collections.abc import Callable
 from types import TracebackType
 from typing import Literal
 
-from . import bodies, sadp
+from . import bodies, qa, sadp
 from .auth import Lockout, LoginResult, Nonces
 from .isapi import CameraHTTPServer, abort_socket
 from .spec import ADMIN, FACTORY_DHCP, LOOPBACK, OLD_FACTORY_PASSWORD, CameraSpec
@@ -61,6 +61,11 @@ class SimCamera:
         self._boot_wall = time.time()
         self._power_up_at = 0.0
         self._pending_reset: str | None = None  # "full" | "basic", applied at the next boot
+        self._firmware = spec.firmware
+        self._pending_firmware: str | None = None  # flashed, running from the next boot
+        self._upgrade: tuple[float, float] | None = None  # (started, done) of a flash
+        self._nonce: str | None = None  # the activation challenge's R, until the next boot
+        self._frozen: bytes | None = None  # the frame a frozen stream keeps sending
         self._looping = False
         # Every power change or reboot bumps the epoch; events of an older epoch are void.
         self._epoch = 0
@@ -364,6 +369,10 @@ class SimCamera:
     def _begin_boot(self, now: float, delay_s: float) -> None:
         if self._pending_reset is not None:
             self._factory_reset(self._pending_reset)
+        if self._pending_firmware is not None:
+            log.info("cam %s: running firmware %s", self.spec.mac, self._pending_firmware)
+            self._firmware, self._pending_firmware = self._pending_firmware, None
+        self._upgrade = None
         self._phase = "booting"
         self._boot_wall = time.time()
         self._schedule(now + delay_s, self._finish_boot)
@@ -420,6 +429,7 @@ class SimCamera:
         self._online = False
         self._reset_connections()
         # RAM state of the web server dies with the boot.
+        self._nonce = None
         self._nonces.clear()
         self._lockout.clear()
 
@@ -542,13 +552,81 @@ class SimCamera:
             if self._online:
                 self._reboot(time.monotonic(), why)
 
+    # ----------------------------------------------------------------- the QA pass (qa.py)
+
+    @property
+    def firmware(self) -> str:
+        """The firmware it runs now (an upgrade counts from the boot after the flash)."""
+        return self._firmware
+
+    def _challenge(self, body: bytes) -> bytes:
+        nonce, answer = qa.answer_challenge(body)
+        with self._lock:
+            self._nonce = nonce
+        return answer
+
+    def _activate_over_isapi(self, body: bytes) -> None:
+        """Raises qa.Refused unless the body activates the unit."""
+        with self._lock:
+            if not self.spec.has_activation or self._activated:
+                raise qa.Refused(403, 4, "Invalid Operation", "activated")
+            nonce, self._nonce = self._nonce, None  # one activation per challenge
+            if nonce is None:
+                raise qa.Refused(400, 4, "Invalid Operation", "noChallenge")
+            password = qa.activation_password(body, nonce)
+            if qa.risky(password):
+                log.info("cam %s: activation refused: risk password", self.spec.mac)
+                raise qa.Refused(400, 4, "Risk password", "riskPassword")
+            self._activated = True
+            self._password = password
+            log.info("cam %s: activated over ISAPI", self.spec.mac)
+
+    def _snapshot(self) -> bytes:
+        fault = self.spec.picture
+        if fault == "frozen":
+            with self._lock:
+                if self._frozen is None:
+                    self._frozen = qa.snapshot("ok")
+                return self._frozen
+        return qa.snapshot(fault)
+
+    def storage_xml(self) -> bytes:
+        return qa.storage_xml(self.spec.card_mb)
+
+    def _start_upgrade(self, image: bytes) -> None:
+        with self._lock:
+            now = time.monotonic()
+            self._upgrade = (now, now + self.spec.upgrade_s)
+            epoch = self._epoch
+            log.info("cam %s: flashing %d bytes", self.spec.mac, len(image))
+
+            def done(due: float) -> None:
+                if epoch != self._epoch:
+                    return
+                if not self.spec.upgrade_fails:
+                    self._pending_firmware = self.spec.upgrade_to
+                else:
+                    log.info("cam %s: flash failed: keeps %s", self.spec.mac, self._firmware)
+                self._reboot(due, "firmware upgrade")
+
+            self._schedule(now + self.spec.upgrade_s, done)
+
+    def upgrade_status_xml(self) -> bytes:
+        with self._lock:
+            if self._upgrade is None:
+                return qa.upgrade_status_xml(False, 0)
+            started, ends = self._upgrade
+            span = max(ends - started, 1e-6)
+            percent = min(99, int(100 * (time.monotonic() - started) / span))
+            return qa.upgrade_status_xml(True, percent)
+
     # ----------------------------------------------------------------- wire formats
 
     def activate_status_xml(self) -> bytes:
         return bodies.activate_status_xml(self._activated)
 
     def device_info_xml(self) -> bytes:
-        return bodies.device_info_xml(self.spec)
+        return bodies.device_info_xml(self.spec, self._firmware)
 
     def user_check_xml(self, lock_remaining_s: float, client_ip: str) -> bytes:
         with self._lock:
@@ -571,4 +649,5 @@ class SimCamera:
                 dhcp=self._dhcp,
                 boot_time=self.boot_time,
                 activated=self._activated,
+                firmware=self._firmware,
             )
