@@ -139,7 +139,7 @@ def test_rig_demo_refuses_bad_bays_in_one_line(capsys: pytest.CaptureFixture[str
     assert main(["demo", "--web"]) == 2
     assert "add --bays N" in capsys.readouterr().err
     assert main(["demo", "--bays", "2", "--board"]) == 2
-    assert "without --board or --json" in capsys.readouterr().err
+    assert "without --board, --json or --qa" in capsys.readouterr().err
 
 
 def test_rig_demo_bays_4_web_shows_four_bays_working_live(
