@@ -179,6 +179,7 @@ class Station:
                     self.operator,
                     pin_factory=self.pin_factory,
                     boards=session.boards,
+                    switches=session.switches,
                 )
                 session.guard.add(hw)
                 hw.make_safe()
