@@ -217,6 +217,7 @@ class SnmpClient:
             target,
             ContextData(),
             *(ObjectType(ObjectIdentity(oid_text(oid))) for oid in oids),
+            lookupMib=False,  # numbers in, numbers out: no MIB module is loaded or compiled
         )
         self._check(what, *result)
         return {tuple(b[0]): self._value(b) for b in result[3]}
@@ -234,6 +235,7 @@ class SnmpClient:
             target,
             ContextData(),
             ObjectType(ObjectIdentity(oid_text(oid)), rfc1902.Integer32(value)),
+            lookupMib=False,
         )
         self._check(f"SET {oid_text(oid)} = {value}", *result)
         return (await self._get([oid]))[oid]
@@ -253,6 +255,7 @@ class SnmpClient:
             ContextData(),
             ObjectType(ObjectIdentity(oid_text(prefix))),
             lexicographicMode=False,
+            lookupMib=False,
         ):
             self._check(f"walk {oid_text(prefix)}", *result)
             for bind in result[3]:
