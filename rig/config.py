@@ -64,6 +64,7 @@ class SwitchConfig:
     priv_key: str | None = field(default=None, repr=False)
     auth_protocol: str = "sha"
     priv_protocol: str = "aes"
+    context: str = ""  # SNMPv3 context name (most switches: none)
     group: int = 1  # the PoE group of a bay that names none (a stack numbers one per member)
     vendor: str = "standard"  # which MIB controls PoE (rig.network.snmp.poe.VENDORS)
     timeout_s: float = 1.0  # per SNMP request, then `retries` more
@@ -248,6 +249,7 @@ def _switches(t: Table | None) -> dict[str, SwitchConfig]:
             priv_key=priv_key,
             auth_protocol=s.text("auth_protocol", "sha", choices=tuple(AUTH_PROTOCOLS)),
             priv_protocol=s.text("priv_protocol", "aes", choices=tuple(PRIV_PROTOCOLS)),
+            context=s.text("context", ""),
             group=s.integer("group", 1, lo=1, hi=64),
             vendor=s.text("vendor", "standard", choices=tuple(VENDORS)),
             timeout_s=s.number("timeout_s", 1.0, lo=0.1, hi=30, unit="s"),

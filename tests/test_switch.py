@@ -301,7 +301,7 @@ def test_switch_check_lists_each_bays_port(
     out = capsys.readouterr().out
     assert "Omada 18-Port Gigabit Smart Switch with 16-Port PoE+" in out
     assert "forwarding table: Q-BRIDGE-MIB" in out
-    assert "PoE group 1: on, 190 W nominal, 4 W drawn" in out
+    assert "PoE group 1: on, 190 W nominal, 4 W drawn (reported 4000: milliwatts)" in out
     assert (
         f"sw1 port 5 (gigabitEthernet 1/0/5): admin on, deliveringPower, class2, MACs {MAC},"
         " feeds bay B"

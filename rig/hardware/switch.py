@@ -182,6 +182,7 @@ class SwitchPool:
                     priv_key=c.priv_key,
                     auth_protocol=c.auth_protocol,
                     priv_protocol=c.priv_protocol,
+                    context=c.context,
                 )
                 self._clients[name] = SnmpClient(
                     name,

@@ -201,7 +201,17 @@ class _Snmp:
 class SnmpAgent:
     """snmpsim on 127.0.0.1:`port` serving `data` (community -> snmprec text)."""
 
-    def __init__(self, workdir: Path, data: Mapping[str, str], *, port: int | None = None) -> None:
+    def __init__(
+        self,
+        workdir: Path,
+        data: Mapping[str, str],
+        *,
+        port: int | None = None,
+        v3_user: tuple[str, str, str] | None = None,
+    ) -> None:
+        """`v3_user`: (user, SHA auth key, AES priv key) it also answers; a v3 request
+        picks its data file by context name, as a v2c request by community."""
+        self.v3_user = v3_user
         self.workdir = workdir
         self.data = dict(data)
         self.port = port or free_udp_port()
@@ -230,6 +240,7 @@ class SnmpAgent:
                     responder,
                     f"--data-dir={data_dir}",
                     f"--cache-dir={self.workdir / 'cache'}",
+                    *self._v3_options(),
                     f"--agent-udpv4-endpoint={self.host}:{self.port}",
                 ],
                 stdout=log,
@@ -238,6 +249,18 @@ class SnmpAgent:
             )
         self._wait_ready(next(iter(self.data)), wait_s)
         return self
+
+    def _v3_options(self) -> list[str]:
+        if self.v3_user is None:
+            return []
+        user, auth_key, priv_key = self.v3_user
+        return [
+            f"--v3-user={user}",
+            f"--v3-auth-key={auth_key}",
+            "--v3-auth-proto=SHA",
+            f"--v3-priv-key={priv_key}",
+            "--v3-priv-proto=AES",
+        ]
 
     def _wait_ready(self, community: str, wait_s: float) -> None:
         probe = _Snmp(self.host, self.port, community, timeout_s=0.3)
@@ -351,7 +374,8 @@ class SimPse:
             if status != state.status:
                 self._snmp.set(f"{DETECTION}.{self.group}.{port}", status)
                 state.status = status
-                drawn = sum(self.watts_per_unit for s in ports.values() if s.delivering)
+                # In milliwatts, as the real Netgear row this comes from reports it.
+                drawn = sum(1000 * self.watts_per_unit for s in ports.values() if s.delivering)
                 self._snmp.set(f"{MAIN_PSE}.4.{self.group}", drawn, rfc1902.Gauge32)
 
     def stop(self) -> None:

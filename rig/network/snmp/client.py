@@ -82,6 +82,9 @@ class Credentials:
     priv_key: str | None = field(default=None, repr=False)
     auth_protocol: str = "sha"
     priv_protocol: str = "aes"
+    #: The SNMPv3 context name: empty on most switches; per VLAN on some (Cisco's "vlan-31"
+    #: for that VLAN's bridge table); the data file's name with snmpsim.
+    context: str = ""
 
     def describe(self) -> str:
         """For messages: the version and the user, never a secret."""
@@ -89,6 +92,9 @@ class Credentials:
             level = "authPriv" if self.priv_key else "authNoPriv" if self.auth_key else "noAuth"
             return f"v3 user {self.user!r} ({level})"
         return "v2c community"
+
+    def context_data(self) -> ContextData:
+        return ContextData(contextName=self.context) if self.context else ContextData()
 
     def auth_data(self) -> CommunityData | UsmUserData:
         if self.user is None:
@@ -174,6 +180,11 @@ class SnmpClient:
                     f"{self.timeout_s * (self.retries + 1):g} s (agent down, or the "
                     f"{self.credentials.describe()} is wrong: agents drop those unanswered)"
                 )
+            if any(word in text.lower() for word in ("digest", "unknown user", "decrypt")):
+                raise SnmpError(
+                    f"switch {self.name}: {what}: the agent refused the "
+                    f"{self.credentials.describe()} ({text}: auth or priv key, or protocol)"
+                )
             raise SnmpError(f"switch {self.name}: {what}: {text}")
         if status and int(status):
             position = int(index or 0)
@@ -215,7 +226,7 @@ class SnmpClient:
             engine,
             self.credentials.auth_data(),
             target,
-            ContextData(),
+            self.credentials.context_data(),
             *(ObjectType(ObjectIdentity(oid_text(oid))) for oid in oids),
             lookupMib=False,  # numbers in, numbers out: no MIB module is loaded or compiled
         )
@@ -233,7 +244,7 @@ class SnmpClient:
             engine,
             self.credentials.auth_data(),
             target,
-            ContextData(),
+            self.credentials.context_data(),
             ObjectType(ObjectIdentity(oid_text(oid)), rfc1902.Integer32(value)),
             lookupMib=False,
         )
@@ -252,7 +263,7 @@ class SnmpClient:
             engine,
             self.credentials.auth_data(),
             target,
-            ContextData(),
+            self.credentials.context_data(),
             ObjectType(ObjectIdentity(oid_text(prefix))),
             lexicographicMode=False,
             lookupMib=False,
