@@ -50,11 +50,13 @@ def check_switch(
         else:
             nominal = f"{pse.nominal_w} W" if pse.nominal_w is not None else "?"
             drawn = f"{pse.drawn_w} W" if pse.drawn_w is not None else "?"
+            note = ""
             if pse.drawn_w is not None and pse.nominal_w and pse.drawn_w > pse.nominal_w:
                 # The Netgear GS324TP's real walk: 3800 against a 190 W budget. RFC 3621 says
                 # watts; that switch reports milliwatts.
-                drawn = f"{pse.drawn_w / 1000:g} W (reported {pse.drawn_w}: milliwatts)"
-            say(f"PoE group {group}: {pse.oper or '?'}, {nominal} nominal, {drawn} drawn")
+                drawn = f"{pse.drawn_w / 1000:g} W"
+                note = f" (reported {pse.drawn_w}: milliwatts)"
+            say(f"PoE group {group}: {pse.oper or '?'}, {nominal} nominal, {drawn} drawn{note}")
     for bay, port in bays:
         at = where(name, port.group, port.port)
         try:
