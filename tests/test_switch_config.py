@@ -223,3 +223,12 @@ def test_snmpv3_auth_priv_against_the_agent(tmp_path: Path) -> None:
             pool.poe("sw1").state(1, 5)
     assert "refused the v3 user 'rigv3' (authPriv)" in str(exc.value)
     assert "k3y" not in str(exc.value)
+
+
+def test_the_benchmarks_switch_row_measures_cuts_and_power_ons() -> None:
+    from rig.benchmark import switch_port_times
+
+    cuts, ons = switch_port_times(2, detect_s=0.05)
+    assert len(cuts) == len(ons) == 2
+    # A power-on includes the PSE's detection time; nothing can be faster than that.
+    assert all(on >= 0.05 for on in ons) and all(cut > 0 for cut in cuts)
