@@ -340,6 +340,7 @@ EXAMPLE_CONFIG = """\
 # name = "bench-1"                 # shown in records and reports (default: the hostname)
 # data_dir = "~/.local/share/rig"  # where the SQLite records live (default: user data dir)
 # scanner = "/dev/input/by-id/usb-SCANNER-event-kbd"  # a USB barcode scanner for `rig run`
+# autostart = false                # switch bays: a unit plugged in starts itself (no scan)
 
 [network]
 # Where SADP probes go. On the bench leave the multicast default; tests use 127.0.0.1:PORT.
@@ -353,6 +354,12 @@ sadp_target = "239.255.255.250:37020"
 # A firmware board (firmware/README.md): any pyserial URL or device.
 # [boards.b1]
 # port = "/dev/ttyACM0"
+
+# A managed PoE switch whose ports power bays (README, "Bays on a PoE switch"); a bay then
+# takes power = { switch = "sw1", port = 5 }.
+# [switches.sw1]
+# host = "10.0.0.2"
+# community_env = "RIG_SW1_COMMUNITY"  # the write community, from the environment
 
 [[bays]]
 name = "A"
