@@ -261,6 +261,38 @@ def test_a_port_left_cut_by_a_killed_rig_is_enabled_at_the_next_start(
     assert (job["outcome"], job["reason"]) == ("aborted", "interrupted")
 
 
+def test_sigterm_mid_cut_enables_the_port_before_the_rig_exits(bench: SwitchBench) -> None:
+    bench.switch({PORT: [MAC]})
+    bench.camera(1)
+    path = bench.config(off_s=30)
+    env = {**os.environ, "GPIOZERO_PIN_FACTORY": "mock", "RIG_SW1_COMMUNITY": COMMUNITY}
+    rig = subprocess.Popen(
+        [sys.executable, "-m", "rig", "reset", "--json", "--config", str(path)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while bench.admin() != 2:
+            assert rig.poll() is None, rig.stderr.read() if rig.stderr else ""
+            assert time.monotonic() < deadline, "the rig never cut the port"
+            time.sleep(0.05)
+        rig.send_signal(signal.SIGTERM)
+        out, err = rig.communicate(timeout=30)
+    finally:
+        if rig.poll() is None:
+            rig.kill()
+            rig.wait()
+    assert bench.admin() == 1, err  # enabled by the rig itself on its way out
+    job = json.loads(out.decode().splitlines()[-1])
+    assert job["outcome"] == "aborted" and step(job, "safe")["safe"] is True
+    assert "press" not in names(job)
+    with RecordStore(bench.tmp_path / "records") as store:
+        assert store.ports_left_cut() == []
+    assert COMMUNITY.encode() not in out + err
+
+
 def test_a_session_enables_the_ports_left_cut_before_anything_moves(bench: SwitchBench) -> None:
     bench.switch({PORT: [MAC]})
     path = bench.config()
