@@ -85,9 +85,9 @@ class SwitchBench:
                 "sw1": {
                     "host": self.agent.target,
                     "community_env": "RIG_SW1_COMMUNITY",
-                    "timeout_s": 0.5,
-                    "cut_timeout_s": 1.5,
-                    "on_timeout_s": 2.0,
+                    "timeout_s": 1.0,
+                    "cut_timeout_s": 3.0,  # generous: a loaded machine slows the sim PSE
+                    "on_timeout_s": 4.0,
                 }
             },
             "bays": [
