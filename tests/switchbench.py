@@ -14,7 +14,7 @@ from gpiozero.pins.mock import MockFactory
 
 from rig.sim.camera import CameraSpec, SimCamera
 from rig.sim.network import SimNetwork
-from rig.sim.snmp import SimPse, SnmpAgent, _Snmp, switch_snmprec
+from rig.sim.snmp import AgentClient, SimPse, SnmpAgent, switch_snmprec
 
 COMMUNITY = "rig-s3cret-community"  # a secret: must never appear in output or records
 PORT = 5
@@ -31,7 +31,7 @@ class SwitchBench:
         self.cameras: list[SimCamera] = []
         self.agent: SnmpAgent | None = None
         self.pse: SimPse | None = None
-        self._probe: _Snmp | None = None
+        self._probe: AgentClient | None = None
 
     def switch(
         self,
@@ -54,7 +54,7 @@ class SwitchBench:
         """The agent's own pethPsePortAdminEnable for `port` (1 on, 2 off)."""
         assert self.agent is not None
         if self._probe is None:
-            self._probe = _Snmp(self.agent.host, self.agent.port, COMMUNITY)
+            self._probe = AgentClient(self.agent.host, self.agent.port, COMMUNITY)
         oid = ADMIN.format(port=port)
         return self._probe.get([oid])[oid]
 

@@ -124,7 +124,7 @@ def free_udp_port() -> int:
         return port
 
 
-class _Snmp:
+class AgentClient:
     """Just enough SNMP for the simulator: GET and SET of integers, on a loop of its own."""
 
     def __init__(self, host: str, port: int, community: str, timeout_s: float = 0.5) -> None:
@@ -263,7 +263,7 @@ class SnmpAgent:
         ]
 
     def _wait_ready(self, community: str, wait_s: float) -> None:
-        probe = _Snmp(self.host, self.port, community, timeout_s=0.3)
+        probe = AgentClient(self.host, self.port, community, timeout_s=0.3)
         deadline = time.monotonic() + wait_s
         try:
             while True:
@@ -339,7 +339,7 @@ class SimPse:
         return self._ports[port].admin_on
 
     def start(self) -> SimPse:
-        self._snmp = _Snmp(self.agent.host, self.agent.port, self.community, timeout_s=0.5)
+        self._snmp = AgentClient(self.agent.host, self.agent.port, self.community, timeout_s=0.5)
         self._step()  # in step with the agent before anyone looks
         self._thread = threading.Thread(target=self._run, name="sim-pse", daemon=True)
         self._thread.start()
