@@ -15,6 +15,10 @@ Prints one table per question (no fake clock anywhere):
    press in the same bay (the next unit waiting), against waiting the rest out first;
 7. the station page (`rig run --web`): from a bay's stage change to its server-sent event
    read by a client, against the page's one-second budget (rig.web.bench).
+8. the QA pass per unit (rig.qa.bench) against its floor: one more boot plus the checks;
+9. a switch bay: the cut (SET, read-back, the port leaving deliveringPower) and the power-on
+   (SET, read-back, deliveringPower again) through a real SNMP agent (snmpsim on 127.0.0.1),
+   against the simulated PSE's own detection time.
 
 `--quick` runs small numbers (a smoke test, not figures to quote).
 """
@@ -462,6 +466,7 @@ def main(argv: list[str] | None = None) -> int:
     table.add_row(str(len(page)), *_s(page), f"{max(page, default=0) / BUDGET_S:.3f}")
     console.print(table)
     _qa_pass_row(quick=args.quick, poll_s=poll_s, settle_s=settle_s)
+    _switch_table(3 if args.quick else 20)
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     idle = idle_cpu(3.0 if args.quick else 10.0)
     console.print(f"peak RSS {peak_mb:.0f} MB; station idle CPU {idle * 100:.1f} % of one core")
@@ -488,6 +493,60 @@ def _qa_pass_row(*, quick: bool, poll_s: float, settle_s: float) -> None:
     )
     for step in ("qa_activate", "qa_picture", "wait_down"):
         table.add_row(f"  of which {step}", *_s(cost.steps_s.get(step, [])))
+
+
+# -- 9. a switch bay through a real SNMP agent ----------------------------------------------
+
+
+def switch_port_times(cycles: int, detect_s: float) -> tuple[list[float], list[float]]:
+    """Seconds of each cut and each power-on of one port through snmpsim and the simulated
+    PSE (which starts delivering `detect_s` after the port is enabled)."""
+    from rig.hardware.switch import SwitchPowerSwitch
+    from rig.network.snmp import Credentials, SnmpClient
+    from rig.network.snmp.poe import StandardPoe
+    from rig.sim.snmp import SimPse, SnmpAgent, switch_snmprec
+
+    workdir = Path(tempfile.mkdtemp(prefix="rig-bench-snmp-"))
+    data = {"bench": switch_snmprec({5: ["c0-56-e3-00-00-01"]})}
+    cuts: list[float] = []
+    ons: list[float] = []
+    with (
+        SnmpAgent(workdir, data) as agent,
+        SimPse(agent, "bench", detect_s=detect_s).watch(5),
+        SnmpClient(
+            "sw1", agent.host, agent.port, credentials=Credentials(community="bench")
+        ) as client,
+    ):
+        clock = SystemClock()
+        power = SwitchPowerSwitch(
+            poe=StandardPoe(client), switch="sw1", group=1, port=5, clock=clock, poll_s=0.01
+        )
+        for _ in range(cycles):
+            started = time.monotonic()
+            power.off()
+            cuts.append(time.monotonic() - started)
+            started = time.monotonic()
+            power.on()
+            ons.append(time.monotonic() - started)
+    return cuts, ons
+
+
+def _switch_table(cycles: int) -> None:
+    detect_s = 0.1
+    try:
+        cuts, ons = switch_port_times(cycles, detect_s)
+    except RuntimeError as exc:  # snmpsim missing (a dev dependency): say so, go on
+        console.print(f"9. switch bay: skipped ({exc})")
+        return
+    table = Table(
+        title=f"9. a switch bay through snmpsim: {cycles} cuts and power-ons of one port "
+        f"(simulated PSE detection {detect_s:g} s)"
+    )
+    for column in ("step", "median s", "worst s", "median / PSE detection"):
+        table.add_column(column)
+    table.add_row("cut: SET, read back, not delivering", *_s(cuts), "-")
+    ratio = f"{statistics.median(ons) / detect_s:.2f}"
+    table.add_row("power-on: SET, read back, delivering", *_s(ons), ratio)
     console.print(table)
 
 

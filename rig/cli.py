@@ -144,6 +144,14 @@ def _parser() -> argparse.ArgumentParser:
     check = board_sub.add_parser("check", help="identify a board, click relays, tap solenoids")
     check.add_argument("port", help="serial device or pyserial URL, e.g. /dev/ttyACM0")
 
+    p = sub.add_parser("switch", help="managed PoE switch tools")
+    switch_sub = p.add_subparsers(dest="switch_command", required=True, metavar="ACTION")
+    check = switch_sub.add_parser(
+        "check", help="each bay's port: PoE admin and detection state, MACs, the bay it feeds"
+    )
+    with_config(check)
+    check.add_argument("name", help="the switch, as in [switches.NAME]")
+
     p = sub.add_parser("discover", help="list the units answering SADP")
     with_config(p)
     p.add_argument("--window-s", type=float, default=2.0, help="listen this long (default 2)")
@@ -294,8 +302,10 @@ def cmd_selftest(args: argparse.Namespace, *, clock: Clock | None = None) -> int
     bay = config.bay(args.bay)
     clock = clock or SystemClock()
     operator = TerminalOperator()
-    with BoardPool(config.boards) as boards:
-        hw = build_bay(bay, config, clock, operator, boards=boards)
+    from rig.hardware.switch import SwitchPool
+
+    with BoardPool(config.boards) as boards, SwitchPool(config.switches) as switches:
+        hw = build_bay(bay, config, clock, operator, boards=boards, switches=switches)
         with SafeGuard([hw]):
             try:
                 selftest(hw, clock, operator)
@@ -400,7 +410,7 @@ def cmd_label(args: argparse.Namespace) -> int:
 
 def cmd_status(args: argparse.Namespace) -> int:
     config = load_config(args.config, need_bays=False)
-    with open_records(resolve_data_dir(args.data_dir, config), SystemClock()) as store:
+    with open_records(resolve_data_dir(args.data_dir, config), SystemClock(), config) as store:
         jobs = store.jobs()
     table = Table(title=f"station {config.station.name}")
     for column in ("bay", "power", "presser", "profile", "hold_s", "last job", "outcome"):
@@ -463,6 +473,23 @@ def cmd_board(args: argparse.Namespace) -> int:
     for problem in problems:
         print(f"PROBLEM {problem}", flush=True)
     print("board OK" if not problems else f"board has {len(problems)} problem(s)", flush=True)
+    return EXIT_OK if not problems else EXIT_FAILED
+
+
+def cmd_switch(args: argparse.Namespace) -> int:
+    from rig.hardware.switch import SwitchPool
+    from rig.switchcheck import check_switch
+
+    config = load_config(args.config, need_bays=False)
+    # Opening the records enables the ports a dead rig left cut (rig.session.open_records).
+    with (
+        open_records(resolve_data_dir(args.data_dir, config), SystemClock(), config),
+        SwitchPool(config.switches) as pool,
+    ):
+        problems = check_switch(config, args.name, pool, lambda line: print(line, flush=True))
+    for problem in problems:
+        print(f"PROBLEM {problem}", flush=True)
+    print(f"switch {args.name} OK" if not problems else f"{len(problems)} problem(s)", flush=True)
     return EXIT_OK if not problems else EXIT_FAILED
 
 
@@ -541,6 +568,7 @@ COMMANDS = {
     "run": cmd_run,
     "install-service": cmd_install_service,
     "board": cmd_board,
+    "switch": cmd_switch,
     "demo": cmd_demo,
     "discover": cmd_discover,
     "doctor": cmd_doctor,

@@ -51,6 +51,31 @@ class BoardConfig:
 
 
 @dataclass(frozen=True)
+class SwitchConfig:
+    """`[switches.NAME]`: a managed PoE switch whose ports power bays (rig.hardware.switch).
+    SNMP v2c (`community`) or v3 (`user`, `auth_key`, `priv_key`); each secret may come from
+    the environment instead (`community_env = "RIG_SW1_COMMUNITY"`). Secrets are kept out of
+    `repr`, and so out of every log line, record and export."""
+
+    name: str
+    host: str
+    port: int = 161
+    community: str | None = field(default=None, repr=False)
+    user: str | None = None
+    auth_key: str | None = field(default=None, repr=False)
+    priv_key: str | None = field(default=None, repr=False)
+    auth_protocol: str = "sha"
+    priv_protocol: str = "aes"
+    context: str = ""  # SNMPv3 context name (most switches: none)
+    group: int = 1  # the PoE group of a bay that names none (a stack numbers one per member)
+    vendor: str = "standard"  # which MIB controls PoE (rig.network.snmp.poe.VENDORS)
+    timeout_s: float = 1.0  # per SNMP request, then `retries` more
+    retries: int = 1
+    cut_timeout_s: float = 5.0  # a disabled port must stop delivering power within this
+    on_timeout_s: float = 5.0  # an enabled port must deliver power again within this
+
+
+@dataclass(frozen=True)
 class NetworkConfig:
     sadp_target: tuple[str, int] = ("239.255.255.250", 37020)
     sadp_source: str | None = None  # local address to send from (picks the NIC)
@@ -70,6 +95,9 @@ class StationConfig:
     # Not checked here: a scanner unplugged at start is waited for (`rig doctor` checks it).
     scanner: str | None = None
     qa: bool = False  # the QA pass for every unit after its proven reset (rig.procedures.qa)
+    # Switch bays start their unit themselves when its port starts delivering power and the
+    # unit answers SADP (rig.autostart); a scan still works.
+    autostart: bool = False
 
 
 @dataclass(frozen=True)
@@ -96,6 +124,7 @@ class RigConfig:
     source: str = "rig.toml"
     labels: LabelsConfig = field(default_factory=LabelsConfig)
     qa: QaConfig = field(default_factory=QaConfig)  # [qa]: the QA pass's firmware policy
+    switches: dict[str, SwitchConfig] = field(default_factory=dict)
 
     def bay(self, name: str) -> BayConfig:
         for bay in self.bays:
@@ -139,7 +168,10 @@ def _read(root: Table, label: str, base_dir: Path, *, need_bays: bool) -> RigCon
     station = _station(root.table("station", None), base_dir)
     network = _network(root.table("network", None))
     boards = _boards(root.table("boards", None))
-    resources = Resources({"boards": tuple(boards)})
+    switches = _switches(root.table("switches", None))
+    resources = Resources(
+        {"boards": tuple(boards), "switches": tuple(switches)}, tables={"switches": switches}
+    )
     bays = [_bay(t, resources) for t in root.tables("bays")]
     labels = _labels(root.table("labels", None))
     qa = read_qa(root.table("qa", None), base_dir)
@@ -147,7 +179,9 @@ def _read(root: Table, label: str, base_dir: Path, *, need_bays: bool) -> RigCon
     if not bays and need_bays:
         raise root.error("bays", "no [[bays]] defined (run `rig init` for an example)")
     _check_bays(root, bays)
-    return RigConfig(station, network, boards, bays, source=label, labels=labels, qa=qa)
+    return RigConfig(
+        station, network, boards, bays, source=label, labels=labels, qa=qa, switches=switches
+    )
 
 
 def _station(t: Table | None, base_dir: Path) -> StationConfig:
@@ -157,12 +191,13 @@ def _station(t: Table | None, base_dir: Path) -> StationConfig:
     data_dir = t.text("data_dir", None)
     scanner = t.text("scanner", None)
     qa = t.flag("qa", False)
+    autostart = t.flag("autostart", False)
     t.finish()
     path = None
     if data_dir is not None:
         path = Path(os.path.expandvars(data_dir)).expanduser()
         path = path if path.is_absolute() else base_dir / path
-    return StationConfig(name=name, data_dir=path, scanner=scanner, qa=qa)
+    return StationConfig(name=name, data_dir=path, scanner=scanner, qa=qa, autostart=autostart)
 
 
 def _labels(t: Table | None) -> LabelsConfig:
@@ -222,6 +257,70 @@ def _boards(t: Table | None) -> dict[str, BoardConfig]:
         boards[name] = BoardConfig(name=name, port=b.text("port"))
         b.finish()
     return boards
+
+
+def _switches(t: Table | None) -> dict[str, SwitchConfig]:
+    switches: dict[str, SwitchConfig] = {}
+    if t is None:
+        return switches
+    from rig.network.snmp.client import AUTH_PROTOCOLS, PRIV_PROTOCOLS
+    from rig.network.snmp.poe import VENDORS
+
+    for name, value in t.items():
+        if not isinstance(value, dict):
+            raise t.error(name, "must be a table with a host, e.g. [switches.sw1] host = ...")
+        s = t.sub(name, value)
+        host = s.text("host")
+        address, sep, port_text = host.rpartition(":")
+        port = 161
+        if sep and "]" not in port_text:  # "host:port" (an IPv6 literal would be "[::1]")
+            if not (port_text.isascii() and port_text.isdigit() and 0 < int(port_text) < 65536):
+                raise s.error("host", f'must be "host" or "host:port", got {host!r}')
+            host, port = address, int(port_text)
+        community = _secret(s, "community")
+        user = s.text("user", None)
+        auth_key, priv_key = _secret(s, "auth_key"), _secret(s, "priv_key")
+        if community is None and user is None:
+            raise s.error("community", "is needed (or community_env, or a v3 user)")
+        if priv_key is not None and auth_key is None:
+            raise s.error("priv_key", "needs an auth_key too (SNMPv3 has no privacy without auth)")
+        switches[name] = SwitchConfig(
+            name=name,
+            host=host,
+            port=port,
+            community=community,
+            user=user,
+            auth_key=auth_key,
+            priv_key=priv_key,
+            auth_protocol=s.text("auth_protocol", "sha", choices=tuple(AUTH_PROTOCOLS)),
+            priv_protocol=s.text("priv_protocol", "aes", choices=tuple(PRIV_PROTOCOLS)),
+            context=s.text("context", ""),
+            group=s.integer("group", 1, lo=1, hi=64),
+            vendor=s.text("vendor", "standard", choices=tuple(VENDORS)),
+            timeout_s=s.number("timeout_s", 1.0, lo=0.1, hi=30, unit="s"),
+            retries=s.integer("retries", 1, lo=0, hi=5),
+            cut_timeout_s=s.number("cut_timeout_s", 5.0, lo=0.5, hi=30, unit="s"),
+            on_timeout_s=s.number("on_timeout_s", 5.0, lo=0.5, hi=15, unit="s"),
+        )
+        s.finish()
+    return switches
+
+
+def _secret(t: Table, key: str) -> str | None:
+    """`key` from the config, or from the environment variable `key_env` names."""
+    env_key = f"{key}_env"
+    if t.has(key) and t.has(env_key):
+        raise t.error(env_key, f"give {key} or {env_key}, not both")
+    if t.has(env_key):
+        variable = t.text(env_key)
+        value = os.environ.get(variable)
+        if not value:
+            raise t.error(env_key, f"the environment variable {variable} is not set")
+        return value
+    value = t.raw(key, None)
+    if value is not None and (not isinstance(value, str) or not value):
+        raise t.error(key, "must be a non-empty string")  # the value itself is never shown
+    return value
 
 
 def _bay(t: Table, resources: Resources) -> BayConfig:
@@ -287,6 +386,7 @@ EXAMPLE_CONFIG = """\
 # data_dir = "~/.local/share/rig"  # where the SQLite records live (default: user data dir)
 # scanner = "/dev/input/by-id/usb-SCANNER-event-kbd"  # a USB barcode scanner for `rig run`
 # qa = false                       # the QA pass after every reset (README "QA pass")
+# autostart = false                # switch bays: a unit plugged in starts itself (no scan)
 
 [network]
 # Where SADP probes go. On the bench leave the multicast default; tests use 127.0.0.1:PORT.
@@ -300,6 +400,12 @@ sadp_target = "239.255.255.250:37020"
 # A firmware board (firmware/README.md): any pyserial URL or device.
 # [boards.b1]
 # port = "/dev/ttyACM0"
+
+# A managed PoE switch whose ports power bays (README, "Bays on a PoE switch"); a bay then
+# takes power = { switch = "sw1", port = 5 }.
+# [switches.sw1]
+# host = "10.0.0.2"
+# community_env = "RIG_SW1_COMMUNITY"  # the write community, from the environment
 
 [[bays]]
 name = "A"

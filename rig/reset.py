@@ -62,7 +62,13 @@ def reset_bays(
         with progress:
             for bay in bays:
                 hw = build_bay(
-                    bay, config, clock, operator, pin_factory=pin_factory, boards=session.boards
+                    bay,
+                    config,
+                    clock,
+                    operator,
+                    pin_factory=pin_factory,
+                    boards=session.boards,
+                    switches=session.switches,
                 )
                 session.guard.add(hw)
                 pins = pins_in_use([hw.power, hw.presser])

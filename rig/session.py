@@ -8,6 +8,7 @@ stops the run before anything moves; then the jobs a crash left running are clos
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
@@ -17,6 +18,7 @@ from pathlib import Path
 from rig.clock import Clock
 from rig.config import BayConfig, RigConfig
 from rig.hardware.board import BoardPool
+from rig.hardware.switch import SwitchPool, restore_ports_left_cut
 from rig.operator import Operator
 from rig.records.lock import DataDirLock, StationBusy
 from rig.records.store import RecordError, RecordStore
@@ -24,6 +26,8 @@ from rig.runner import JobRunner
 from rig.safety import SafeGuard
 from rig.verify.base import Verifier
 from rig.verify.network import NetworkWatch
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -34,6 +38,7 @@ class Session:
     boards: BoardPool
     network: NetworkWatch | None
     interrupted: list[int] = field(default_factory=list)  # jobs closed as `interrupted`
+    switches: SwitchPool | None = None  # the managed PoE switches of switch bays
 
     def runner(self, clock: Clock) -> JobRunner:
         return JobRunner(self.store, clock, station=self.config.station.name)
@@ -77,19 +82,26 @@ def open_session(
     ):
         interrupted = _close_orphans(store, clock, operator)
         with (
+            SwitchPool(config.switches, ledger=store) as switches,
             SafeGuard() as guard,
             BoardPool(config.boards) as boards,
             NetworkWatch(config.network) if network else nullcontext() as watch,
         ):
-            yield Session(config, store, guard, boards, watch, interrupted)
+            # A rig that died mid-cut left a switch port off: on again before anything moves.
+            restore_ports_left_cut(switches, operator.tell if operator else log.warning)
+            yield Session(config, store, guard, boards, watch, interrupted, switches)
 
 
 @contextmanager
-def open_records(data_dir: Path, clock: Clock) -> Iterator[RecordStore]:
+def open_records(
+    data_dir: Path, clock: Clock, config: RigConfig | None = None
+) -> Iterator[RecordStore]:
     """The records for a command that only reads them (`rig report`, `rig status`).
 
     If no rig holds the lock, the jobs a crash left running are closed first (nobody can be
-    running them); the lock is let go before the reading, so a station may start meanwhile.
+    running them), and the switch ports a dead rig left cut are enabled (given the `config`
+    that names the switches); the lock is let go before the reading, so a station may start
+    meanwhile.
     """
     with RecordStore(data_dir) as store:
         lock = DataDirLock(data_dir)
@@ -100,6 +112,9 @@ def open_records(data_dir: Path, clock: Clock) -> Iterator[RecordStore]:
         else:
             try:
                 _close_orphans(store, clock, None)
+                if config is not None and config.switches:
+                    with SwitchPool(config.switches, ledger=store) as switches:
+                        restore_ports_left_cut(switches, log.warning)
             finally:
                 lock.release()
         yield store

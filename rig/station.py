@@ -22,12 +22,13 @@ import logging
 import queue
 import threading
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 from typing import Any
 
+from rig.autostart import WAITING, AutoStart
 from rig.clock import Alarm, Clock, StoppableClock
 from rig.config import BayConfig, RigConfig
 from rig.errors import Aborted, UsageError
@@ -35,6 +36,7 @@ from rig.hardware.bay import BayHardware
 from rig.hardware.board import BoardKeeper, BoardLink, board_links
 from rig.hardware.factory import build_bay
 from rig.hardware.gpio import pins_in_use
+from rig.hardware.switch import SwitchPowerSwitch
 from rig.identity import check_serial
 from rig.job import JobReport
 from rig.jobs import carry_over_rest, run_unit
@@ -115,6 +117,7 @@ class Station:
         notifier: Notifier | None = None,
         liveness: Liveness | None = None,
         qa: QaRequest | None = None,
+        autostart_poll_s: float = 1.0,
     ) -> None:
         self.qa = qa  # the QA pass after each proven reset, for the bays that want it
         # systemd (rig.notify): READY=1 at "station ready", STOPPING=1 at the end, and the
@@ -158,6 +161,10 @@ class Station:
         # Called with (bay, every attempt's report) when a unit is done: live views (web,
         # MQTT) add theirs; one that raises is logged, never stops the bay.
         self.unit_listeners: list[Callable[[str, list[JobReport]], None]] = []
+        # Switch bays whose units start themselves ([station] autostart, rig.autostart).
+        self.autostart_poll_s = autostart_poll_s
+        self._autostart: set[str] = set()
+        self.autostart: AutoStart | None = None  # while the station runs, if it autostarts
 
     # -- the loop ---------------------------------------------------------------------------
 
@@ -182,6 +189,7 @@ class Station:
                     self.operator,
                     pin_factory=self.pin_factory,
                     boards=session.boards,
+                    switches=session.switches,
                 )
                 session.guard.add(hw)
                 hw.make_safe()
@@ -207,7 +215,7 @@ class Station:
             ]
             try:
                 watchdog.start()
-                with self.progress, self._keeping_boards():
+                with self.progress, self._keeping_boards(), self._autostarting(bays, session):
                     for worker in workers:
                         worker.start()
                     self._read_scans()
@@ -349,7 +357,7 @@ class Station:
                     bay=bay,
                     hw=hw,
                     make_verifier=partial(session.verifier, bay, self.operator, self.stop),
-                    scanned_serial=serial,
+                    scanned_serial=serial or None,  # "": a unit that started itself
                     retry=self.retry,
                     on_stage=partial(self._stage, bay.name),
                     before_cut=self.gate.wait_turn,
@@ -378,6 +386,42 @@ class Station:
                 listener(bay, reports)
             except Exception:
                 log.exception("bay %s: unit listener %r failed", bay, listener)
+
+    # -- units that start themselves (rig.autostart) -------------------------------------------
+
+    def _autostarting(
+        self, bays: list[tuple[BayConfig, BayHardware]], session: Session
+    ) -> AbstractContextManager[object]:
+        """Watch the switch bays' ports for units plugged in, when the config asks for it."""
+        if not self.config.station.autostart or session.network is None:
+            return nullcontext()
+        ports = [(b.name, hw.power) for b, hw in bays if isinstance(hw.power, SwitchPowerSwitch)]
+        self._autostart = {name for name, _ in ports}
+        with self._lock:
+            for name in self._autostart:
+                if not self._busy[name]:
+                    self._show_idle(name)
+        self.autostart = AutoStart(
+            ports,
+            idle=lambda bay: not self._busy[bay] and self._lost(bay) is None,
+            start=self._start_detected,
+            present=session.network.poller.present,
+            show=self.progress.stage,
+            poll_s=self.autostart_poll_s,
+        )
+        return self.autostart
+
+    def _start_detected(self, bay: str, mac: str) -> bool:
+        """The unit on the bay's port is up: its job starts with no scan, if the bay is still
+        free (a scan may have taken it meanwhile)."""
+        with self._idle:
+            if self._busy[bay] or self._lost(bay) is not None or self.stop.is_set():
+                return False
+            self._busy[bay] = True
+            self._idle.notify_all()
+        self.progress.unit(bay, mac)
+        self._queues[bay].put("")
+        return True
 
     # -- boards that come back ----------------------------------------------------------------
 
@@ -426,7 +470,8 @@ class Station:
     def _show_idle(self, bay: str) -> None:
         """What an idle bay shows, when it changes: ready, or held back while a board of its is
         reconnected (the caller holds the lock)."""
-        shown = self._lost(bay) or "ready: load a unit and scan its label"
+        ready = WAITING if bay in self._autostart else "ready: load a unit and scan its label"
+        shown = self._lost(bay) or ready
         if self._idle_shown.get(bay) != shown:
             self._idle_shown[bay] = shown
             self.progress.stage(bay, shown)

@@ -150,7 +150,11 @@ def test_bay_values_override_the_profile() -> None:
             "rig.toml: bays[0].power.gpio: unknown key",
         ),
         (BAY + "power = {}", "rig.toml: bays[0].power.gpio: missing (required)"),
-        (BAY + "power = 17", 'rig.toml: bays[0].power: must be "manual", { gpio = N } or'),
+        (
+            BAY + "power = 17",
+            'rig.toml: bays[0].power: must be "manual", { gpio = N }, { board, channel } or '
+            "{ switch, port }",
+        ),
         (
             "[network]\nsadp_poll_s = 0\n" + BAY,
             "rig.toml: network.sadp_poll_s: must be 0.1–10 s, got 0",
@@ -279,6 +283,6 @@ def test_a_new_backend_needs_only_its_registry_entry(monkeypatch: pytest.MonkeyP
         " got {'relaybox': 'rb1', 'outlet': 2}"
     )
     assert error_of(BAY + "power = 5").startswith(
-        'rig.toml: bays[0].power: must be "manual", { gpio = N }, { board, channel }'
-        " or { relaybox, outlet }; got 5"
+        'rig.toml: bays[0].power: must be "manual", { gpio = N }, { board, channel }, '
+        "{ switch, port } or { relaybox, outlet }; got 5"
     )

@@ -30,8 +30,10 @@ ROOT = Path(__file__).resolve().parents[1]
 WIRING = ROOT / "wiring"
 DIRECT = WIRING / "direct-gpio-bay.yml"
 BOARD = WIRING / "board-bay.yml"
+SWITCH = WIRING / "switch-bay.yml"  # no relay: the camera's PoE comes from a switch port
 PINMAP = ROOT / "firmware" / "pinmap.py"
 DRAWINGS = sorted(WIRING.glob("*.yml"))
+RELAY_DRAWINGS = [path for path in DRAWINGS if path != SWITCH]
 
 Node = tuple[str, Any]  # (connector, pin) or (cable, wire number)
 
@@ -262,11 +264,42 @@ def check_gates_pulled_down_and_grounds_common(harness: Harness) -> None:
         assert any(label.startswith("0 V") for label in nets.labels(source)), mosfet.name
 
 
+def check_switch_bay_has_no_relay_and_one_cord(harness: Harness, example_config: str) -> None:
+    """A switch bay: no relay, no injector, no PoE DC wiring; the camera's one cord runs to
+    the switch port that powers it; the solenoid driver is the direct bay's, on its GPIO."""
+    nets = Nets(harness)
+    assert not relays(harness), "a switch bay has no relay"
+    assert not parts(harness, "K") and "INJ" not in harness.connectors
+    for connector in harness.connectors.values():
+        assert not any(label.startswith("PoE DC") for _, label in labelled_pins(connector))
+    (switch,) = parts(harness, "SW")
+    camera = nets.net("CAM", "LAN")
+    ports = [node for node in camera if node[0] == switch.name]
+    assert len(ports) == 1, "the camera's cord goes to one switch port"
+    assert "PoE" in nets.label(ports[0]) and nets.label(ports[0]).startswith("RJ45")
+    (mosfet,) = parts(harness, "Q")
+    bay = tomllib.loads(example_config)["bays"][0]
+    assert nets.driving_gpios(mosfet.name, pin_labelled(mosfet, "G")) == {bay["presser"]["gpio"]}
+
+
 # -- the tests --
 
 
 def test_every_drawing_is_checked() -> None:
-    assert {DIRECT, BOARD} <= set(DRAWINGS)
+    assert {DIRECT, BOARD, SWITCH} <= set(DRAWINGS)
+
+
+def test_switch_bay_has_no_relay_and_feeds_the_camera_from_its_port() -> None:
+    check_switch_bay_has_no_relay_and_one_cord(drawing(SWITCH), EXAMPLE_CONFIG)
+
+
+def test_a_switch_bay_with_its_cord_or_gate_moved_is_caught() -> None:
+    harness = edited(SWITCH, "    - CAM: [LAN]\n", "    - ETH: [LAN]\n")  # cord to the Pi
+    with pytest.raises(AssertionError):
+        check_switch_bay_has_no_relay_and_one_cord(harness, EXAMPLE_CONFIG)
+    moved = edited(SWITCH, "- X1: [13, 14]", "- X1: [15, 14]")  # gate on GPIO22
+    with pytest.raises(AssertionError):
+        check_switch_bay_has_no_relay_and_one_cord(moved, EXAMPLE_CONFIG)
 
 
 @pytest.mark.parametrize("path", DRAWINGS, ids=lambda p: p.name)
@@ -312,7 +345,7 @@ def test_readme_pico_pin_table_matches_pinmap_and_drawing() -> None:
         assert pico[int(solenoid_pin)] == f"GP{solenoid}"
 
 
-@pytest.mark.parametrize("path", DRAWINGS, ids=lambda p: p.name)
+@pytest.mark.parametrize("path", RELAY_DRAWINGS, ids=lambda p: p.name)
 def test_relays_switch_the_poe_dc_feed_through_com_and_nc(path: Path) -> None:
     check_relays_switch_poe_dc_plus_through_com_and_nc(drawing(path))
 

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from rig.hardware import board, gpio, manual
+from rig.hardware import board, gpio, manual, switch
 from rig.hardware.settings import PowerSettings, PresserSettings, Resources, Role
 from rig.tomlcheck import Table
 
@@ -42,6 +42,7 @@ BACKENDS: tuple[Backend, ...] = (
     Backend("manual", '"manual"', power=manual.read, presser=manual.read, word=True),
     Backend("gpio", "{ gpio = N }", power=gpio.read_power, presser=gpio.read_presser),
     Backend("board", "{ board, channel }", power=board.read, presser=board.read),
+    Backend("switch", "{ switch, port }", power=switch.read),
 )
 #: What a bay without a `power` or `presser` key gets.
 DEFAULT_WORD = "manual"

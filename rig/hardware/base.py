@@ -56,10 +56,23 @@ class Release:
     early: bool = False
 
 
+@dataclass(frozen=True)
+class PortMacs:
+    """The MACs a bay's power feeds, as its backend sees them: a switch's forwarding table
+    for the bay's port. `where` names the port ("sw1 port 5"), `source` how it was read."""
+
+    where: str
+    macs: tuple[str, ...]
+    source: str
+
+
 class PowerSwitch(ABC):
     """The camera's PoE power. The relay is wired NC: energised = power cut."""
 
     name: str = "power"
+    #: How long `on()` may take before the power is back (a switch waits for its port to
+    #: deliver power again): the press's guard allows for it, so it does not end the hold.
+    on_delay_s: float = 0.0
 
     @abstractmethod
     def on(self) -> None:
@@ -79,6 +92,11 @@ class PowerSwitch(ABC):
 
     def close(self) -> None:  # noqa: B027 - optional for backends without resources
         """Release the backend's resources; idempotent."""
+
+    def port_macs(self) -> PortMacs | None:
+        """Which MACs this power feeds, when the backend can tell (a switch port); None for a
+        relay, which cannot."""
+        return None
 
 
 class Presser(ABC):

@@ -16,6 +16,7 @@ from rig.operator import Operator
 
 if TYPE_CHECKING:
     from rig.hardware.board import BoardPool
+    from rig.hardware.switch import SwitchPool
 
 
 def build_bay(
@@ -26,6 +27,7 @@ def build_bay(
     *,
     pin_factory: Any = None,
     boards: BoardPool | None = None,
+    switches: SwitchPool | None = None,
 ) -> BayHardware:
     """The bay's power switch and presser. `pin_factory` is gpiozero's (None: its default, see
     rig.hardware.gpio.pin_factory_for); `boards` are the run's, opened on first use."""
@@ -36,6 +38,7 @@ def build_bay(
         where=f"{config.source}: bay {bay.name}",
         pin_factory=pin_factory,
         boards=boards,
+        switches=switches,
     )
     power = bay.power.build_power(ctx)
     try:

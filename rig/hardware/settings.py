@@ -24,6 +24,7 @@ from rig.tomlcheck import Table
 if TYPE_CHECKING:
     from rig.hardware.base import PowerSwitch, Presser
     from rig.hardware.board import BoardPool
+    from rig.hardware.switch import SwitchPool
 
 Role = Literal["power", "presser"]
 
@@ -34,6 +35,9 @@ class Resources:
     `{"boards": ("b1", "b2")}` for `[boards.b1]` and `[boards.b2]`."""
 
     names: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    #: The tables themselves by section and name, for a backend that needs more than the
+    #: name (a switch bay's default PoE group is its switch's).
+    tables: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
 
     def refer(self, t: Table, key: str, section: str) -> str:
         """Read `key` as the name of a `[section.NAME]` table; an unknown name is an error."""
@@ -55,6 +59,7 @@ class BuildContext:
     where: str = "rig.toml: bay ?"  # how a build error starts: "rig.toml: bay A"
     pin_factory: Any = None  # gpiozero's; None: gpiozero's default (rig.hardware.gpio)
     boards: BoardPool | None = None  # the run's opened boards
+    switches: SwitchPool | None = None  # the run's managed PoE switches
 
 
 class PowerSettings(Protocol):

@@ -78,11 +78,22 @@ class BayProcedure(VerifiedProcedure):
         scanned = self.plan.scanned_serial
         with job.step(StepName.IDENTIFY, scanned_serial=scanned) as d:
             job.stage("identifying the unit")
+            # A switch bay's port knows the MACs behind it (its forwarding table), before any
+            # cut: the verifier takes the one on the port as the unit (a scan must agree).
+            on_port = self.bay.power.port_macs()
+            if on_port is not None:
+                d.update(port=on_port.where, port_macs=list(on_port.macs), fdb=on_port.source)
+                self.verifier.on_port(on_port.where, on_port.macs)
             unit = self.verifier.identify(scanned, cut=cut)
             d.update(unit.as_dict())
+            if self.verifier.known_by is not None:
+                d["known_by"] = self.verifier.known_by
 
     def guard_s(self) -> float:
-        return min(MAX_PRESS_S, self.plan.hold_s + GUARD_MARGIN_S)
+        # A power that takes a while to come back (a switch port waits for deliveringPower)
+        # starts the hold later: the guard waits that much longer, never past the hard limit.
+        on_delay_s = self.bay.power.on_delay_s
+        return min(MAX_PRESS_S, self.plan.hold_s + GUARD_MARGIN_S + on_delay_s)
 
     def hold_and_release(
         self, job: JobContext, *, hold_from: float, press_to_hold_s: float

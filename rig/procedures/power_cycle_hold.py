@@ -21,7 +21,7 @@ class PowerCycleHold(BayProcedure):
         if self.before_cut is not None:
             job.stage("waiting for a power-cut slot")
             self.before_cut()
-        with job.step(StepName.POWER_OFF, off_s=plan.off_s) as d:
+        with job.step(StepName.POWER_OFF, off_s=plan.off_s, power=power.name) as d:
             power.off()
             cut_at = clock.monotonic()
             job.stage("power off", cut_at + plan.off_s)
@@ -37,7 +37,7 @@ class PowerCycleHold(BayProcedure):
             press_sent = clock.monotonic()
             presser.press(self.guard_s())
             clock.sleep_until(press_sent + TRAVEL_S)
-        with job.step(StepName.POWER_ON):
+        with job.step(StepName.POWER_ON, power=power.name):
             on_sent = clock.monotonic()
             power.on()
             powered_at = clock.monotonic()

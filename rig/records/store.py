@@ -11,6 +11,7 @@ import json
 import shutil
 import sqlite3
 import threading
+import time
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -68,6 +69,20 @@ CREATE INDEX IF NOT EXISTS jobs_started ON jobs(started_wall);
 """
 )
 
+# The switch ports a rig has cut and not yet enabled again (rig.hardware.switch): written
+# before the SET that disables a port, deleted once it is enabled. A switch keeps a port off
+# when the rig dies, so the next rig that opens these records enables what is listed here.
+_SWITCH_CUTS = """
+CREATE TABLE IF NOT EXISTS switch_cuts (
+    switch       TEXT NOT NULL,
+    grp          INTEGER NOT NULL,
+    port         INTEGER NOT NULL,
+    bay          TEXT NOT NULL,
+    since_wall   REAL NOT NULL,
+    PRIMARY KEY (switch, grp, port)
+);
+"""
+
 
 class RecordError(RigError, OSError):
     """The records cannot be written (full disk, read-only, corrupt file)."""
@@ -100,6 +115,7 @@ class RecordStore:
             self._db.execute("PRAGMA synchronous=FULL")
             self._db.execute("PRAGMA foreign_keys=ON")
             self._db.executescript(_SCHEMA)
+            self._db.executescript(_SWITCH_CUTS)
             self._migrate()
             self._db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
         except (OSError, sqlite3.Error) as exc:
@@ -318,3 +334,23 @@ class RecordStore:
         job["evidence"] = json.loads(row["evidence_json"]) if row["evidence_json"] else []
         job["steps"] = self.steps(job["job_id"])
         return job
+
+    # -- switch ports cut (rig.hardware.switch) -------------------------------------------
+
+    def mark_port_cut(self, switch: str, group: int, port: int, bay: str) -> None:
+        self._write(
+            "INSERT OR REPLACE INTO switch_cuts (switch, grp, port, bay, since_wall)"
+            " VALUES (?, ?, ?, ?, ?)",
+            (switch, group, port, bay, time.time()),
+        )
+
+    def clear_port_cut(self, switch: str, group: int, port: int) -> None:
+        self._write(
+            "DELETE FROM switch_cuts WHERE switch = ? AND grp = ? AND port = ?",
+            (switch, group, port),
+        )
+
+    def ports_left_cut(self) -> list[dict[str, Any]]:
+        with self._lock:
+            rows = self._db.execute("SELECT * FROM switch_cuts ORDER BY since_wall").fetchall()
+        return [dict(row) for row in rows]

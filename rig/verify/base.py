@@ -8,6 +8,7 @@ power cut (a procedure without a cut skips it), wait_back() after the release, t
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
 from typing import Any
 
 from rig.job import Unit, Verdict
@@ -19,6 +20,17 @@ class Verifier(ABC):
     def __init__(self) -> None:
         self.evidence: list[dict[str, Any]] = []
         self.unit = Unit()
+        #: The bay's switch port and the MACs learned on it, when the bay's power is a port.
+        self.port: tuple[str, tuple[str, ...]] | None = None
+
+    @property
+    def known_by(self) -> str | None:
+        """How the unit was identified ("switch port", "scanned serial"...), once known."""
+        return None
+
+    def on_port(self, where: str, macs: Sequence[str]) -> None:
+        """Before identify(): the bay's power is switch port `where`, `macs` are on it."""
+        self.port = (where, tuple(macs))
 
     @abstractmethod
     def identify(self, scanned_serial: str | None, *, cut: bool = True) -> Unit:

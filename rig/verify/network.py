@@ -126,6 +126,12 @@ class NetworkVerifier(Verifier):
         self._before = self._poller.present()
         self._seen_at = self._now()
         self._note("present_before_cut", macs=sorted(self._before))
+        if self.port is not None and self.port[1]:
+            return self._identify_by_port(*self.port)
+        if self.port is not None:
+            # Nothing learned on the port (a unit silent since the switch aged it out): the
+            # other ways below still name it.
+            self._note("identity", method="switch port", port=self.port[0], macs=[])
         if self._scanned is not None:
             matches = [r for r in self._before.values() if r.matches_serial(self._scanned)]
             if len(matches) > 1:
@@ -157,6 +163,46 @@ class NetworkVerifier(Verifier):
         else:
             self._method = "the unit that goes down after the press and comes back"
         self._note("identity", method=self._method)
+        return self.unit
+
+    @property
+    def known_by(self) -> str | None:
+        return None if self._method == "none" else self._method
+
+    def _identify_by_port(self, where: str, macs: tuple[str, ...]) -> Unit:
+        """The unit is the MAC the switch learned on the bay's port. A scanned serial must be
+        that MAC's; several MACs on the port are told apart only by a scan naming one."""
+        scanned = self._scanned
+        matches = [r for r in self._before.values() if r.matches_serial(scanned)] if scanned else []
+        if len(matches) > 1:
+            raise UnitNotIdentified(f"serial {scanned!r} matches {len(matches)} units on SADP")
+        scanned_mac = matches[0].mac if matches else None
+        if len(macs) > 1:
+            if scanned_mac is None or scanned_mac not in macs:
+                why = f"none is the scanned {scanned}" if scanned else "scan the unit's label"
+                raise UnitNotIdentified(f"{len(macs)} MACs on {where} ({', '.join(macs)}): {why}")
+            mac = scanned_mac
+        else:
+            [mac] = macs
+            if scanned_mac is not None and scanned_mac != mac:
+                raise UnitNotIdentified(
+                    f"the scanned {scanned} is {scanned_mac}, but the unit on {where} is {mac}"
+                )
+        self._mac, self._method = mac, "switch port"
+        reply = self._before.get(mac)
+        if reply is not None:
+            self._adopt(reply)
+        else:
+            self.unit = Unit(mac=mac, serial=scanned)
+        self._note(
+            "identity",
+            method=self._method,
+            mac=mac,
+            port=where,
+            port_macs=list(macs),
+            scanned_serial=scanned,
+            sadp_xml=reply.xml if reply is not None else None,
+        )
         return self.unit
 
     # -- after the cut ------------------------------------------------------------------------

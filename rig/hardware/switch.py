@@ -1,0 +1,297 @@
+"""The managed PoE switch backend: a bay's power is one port of a `[switches.NAME]`.
+
+`power = { switch = "sw1", port = 5 }` (+ `group`, default the switch's, 1 unless a stack
+member's): the camera's PoE comes from that port. Power off is `pethPsePortAdminEnable` =
+false, read back (an agent may ignore a SET with no error), and proven by the port's
+`pethPsePortDetectionStatus` leaving deliveringPower; power on is the flag set true, read
+back, and the status returning to deliveringPower (rig.network.snmp.poe).
+
+Safety: the safe state of a switch bay is its port enabled. Unlike an NC relay, a switch
+keeps a port off when the rig dies, so each cut is written to the records (`switch_cuts`)
+*before* the SET that disables the port and cleared once it is enabled again; the next rig
+command that opens the records enables every configured port still on that list
+(`restore_ports_left_cut`). Every exit path in between (the runner's safe step, the signal
+guard, atexit, `BayHardware.close`) enables the ports this rig disabled.
+
+The unit known by its port: `port_macs()` reads the switch's forwarding table (Q-BRIDGE,
+else BRIDGE, to ifIndex, to the port: rig.network.snmp.fdb) and gives the MACs on the bay's
+port, so the verifier knows the unit before the cut without a scan.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Hashable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol
+
+from rig.clock import Clock
+from rig.errors import ConfigError, HardwareFault
+from rig.hardware.base import PortMacs, PowerSwitch
+from rig.hardware.settings import BuildContext, Resources, Role
+from rig.tomlcheck import Table
+
+if TYPE_CHECKING:
+    from rig.config import SwitchConfig
+    from rig.network.snmp import ForwardingTable, PoeControl, PortState, SnmpClient
+
+log = logging.getLogger(__name__)
+
+#: How often a wait for the port's detection status asks the switch. The hold is timed from
+#: the first answer that says deliveringPower, so the power may have flowed up to one poll
+#: (and a round trip) before: short polls keep that small; a GET is one small datagram.
+POLL_S = 0.02
+#: The ports a `{ switch, port }` may name (POWER-ETHERNET-MIB's pethPsePortIndex range).
+PORT_RANGE = (1, 4096)
+
+
+class CutLedger(Protocol):
+    """Where the cuts in progress are written down (the records: rig.records.store)."""
+
+    def mark_port_cut(self, switch: str, group: int, port: int, bay: str) -> None: ...
+
+    def clear_port_cut(self, switch: str, group: int, port: int) -> None: ...
+
+    def ports_left_cut(self) -> list[dict[str, Any]]: ...
+
+
+def where(switch: str, group: int, port: int) -> str:
+    """ "sw1 port 5"; "sw1 port 2/5" on another group than 1 (a stack's second member)."""
+    return f"{switch} port {port if group == 1 else f'{group}/{port}'}"
+
+
+class SwitchPowerSwitch(PowerSwitch):
+    """One PoE port of a managed switch as a bay's power."""
+
+    def __init__(
+        self,
+        *,
+        poe: PoeControl,
+        switch: str,
+        group: int,
+        port: int,
+        clock: Clock,
+        bay: str = "?",
+        ledger: CutLedger | None = None,
+        forwarding_table: Callable[[], ForwardingTable] | None = None,
+        cut_timeout_s: float = 5.0,
+        on_timeout_s: float = 5.0,
+        poll_s: float = POLL_S,
+    ) -> None:
+        self._poe = poe
+        self.switch, self.group, self.port = switch, group, port
+        self._clock = clock
+        self._bay = bay
+        self._ledger = ledger
+        self._forwarding_table = forwarding_table
+        self._cut_timeout_s = cut_timeout_s
+        self._on_timeout_s = on_timeout_s
+        self._poll_s = poll_s
+        self.on_delay_s = on_timeout_s
+        self.where = where(switch, group, port)
+        self.name = f"{self.where} PoE"
+        # Re-entrant: the signal guard may make the bay safe while this thread is mid-call.
+        self._lock = threading.RLock()
+        self._cut = False  # this rig disabled the port (or began to) and has not enabled it
+
+    def off(self) -> None:
+        with self._lock:
+            if self._ledger is not None:
+                # Before the SET: if the rig dies from here on, the next start enables it.
+                self._ledger.mark_port_cut(self.switch, self.group, self.port, self._bay)
+            self._cut = True
+            self._poe.set_admin(self.group, self.port, False)
+        state = self._wait(lambda s: not s.delivering, self._cut_timeout_s)
+        if state.delivering:
+            raise HardwareFault(
+                f"{self.where}: still deliveringPower {self._cut_timeout_s:g} s after its PoE "
+                "was disabled (this switch does not cut power by pethPsePortAdminEnable)"
+            )
+
+    def on(self) -> None:
+        with self._lock:
+            self._enable()
+        state = self._wait(lambda s: s.delivering, self._on_timeout_s)
+        if not state.delivering:
+            raise HardwareFault(
+                f"{self.where}: enabled, but not deliveringPower within {self._on_timeout_s:g}"
+                f" s (detection status {state.detection}): is the unit still plugged in?"
+            )
+
+    def _enable(self) -> None:
+        self._poe.set_admin(self.group, self.port, True)
+        self._cut = False
+        if self._ledger is not None:
+            self._ledger.clear_port_cut(self.switch, self.group, self.port)
+
+    def _wait(self, done: Callable[[PortState], bool], timeout_s: float) -> PortState:
+        deadline = self._clock.monotonic() + timeout_s
+        while True:
+            state = self._poe.state(self.group, self.port)
+            if done(state) or self._clock.monotonic() >= deadline:
+                return state
+            self._clock.sleep(self._poll_s)
+
+    def is_on(self) -> bool:
+        return not self._cut
+
+    def make_safe(self) -> None:
+        # Enable what this rig disabled; no wait for the power to flow: a unit taken out of
+        # the bay meanwhile leaves the port searching, and that is still safe.
+        with self._lock:
+            if self._cut:
+                self._enable()
+
+    def state(self) -> PortState:
+        return self._poe.state(self.group, self.port)
+
+    def port_macs(self) -> PortMacs | None:
+        if self._forwarding_table is None:
+            return None
+        table = self._forwarding_table()
+        interface = table.port(self.group, self.port)
+        if interface is None:
+            source = f"{table.source}: no interface named for {self.where}"
+            return PortMacs(self.where, (), source)
+        source = f"{table.source}, {interface.name} (ifIndex {interface.if_index})"
+        return PortMacs(self.where, tuple(sorted(interface.macs)), source)
+
+
+class SwitchPool:
+    """The switches of one run: their SNMP clients, opened on first use, closed at the end.
+    `ledger` (the records) is where the bays' cuts are written down."""
+
+    def __init__(
+        self, switches: Mapping[str, SwitchConfig], *, ledger: CutLedger | None = None
+    ) -> None:
+        self.configs = switches
+        self.ledger = ledger
+        self._clients: dict[str, SnmpClient] = {}
+        self._poe: dict[str, PoeControl] = {}
+        self._lock = threading.Lock()
+
+    def client(self, name: str) -> SnmpClient:
+        from rig.network.snmp import Credentials, SnmpClient
+
+        with self._lock:
+            if name not in self._clients:
+                c = self.configs[name]
+                credentials = Credentials(
+                    community=c.community,
+                    user=c.user,
+                    auth_key=c.auth_key,
+                    priv_key=c.priv_key,
+                    auth_protocol=c.auth_protocol,
+                    priv_protocol=c.priv_protocol,
+                    context=c.context,
+                )
+                self._clients[name] = SnmpClient(
+                    name,
+                    c.host,
+                    c.port,
+                    credentials=credentials,
+                    timeout_s=c.timeout_s,
+                    retries=c.retries,
+                )
+            return self._clients[name]
+
+    def poe(self, name: str) -> PoeControl:
+        from rig.network.snmp import poe_for
+
+        client = self.client(name)
+        with self._lock:
+            if name not in self._poe:
+                self._poe[name] = poe_for(self.configs[name].vendor, client)
+            return self._poe[name]
+
+    def forwarding_table(self, name: str) -> ForwardingTable:
+        from rig.network.snmp import read_forwarding_table
+
+        return read_forwarding_table(self.client(name).walk)
+
+    def power(self, settings: SwitchPort, *, bay: str, clock: Clock) -> SwitchPowerSwitch:
+        c = self.configs[settings.switch]
+        return SwitchPowerSwitch(
+            poe=self.poe(settings.switch),
+            switch=settings.switch,
+            group=settings.group,
+            port=settings.port,
+            clock=clock,
+            bay=bay,
+            ledger=self.ledger,
+            forwarding_table=lambda: self.forwarding_table(settings.switch),
+            cut_timeout_s=c.cut_timeout_s,
+            on_timeout_s=c.on_timeout_s,
+        )
+
+    def close(self) -> None:
+        with self._lock:
+            clients, self._clients = self._clients, {}
+            self._poe.clear()
+        for client in clients.values():
+            client.close()
+
+    def __enter__(self) -> SwitchPool:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def restore_ports_left_cut(pool: SwitchPool, say: Callable[[str], None]) -> list[str]:
+    """Enable every configured port the records say a rig cut and never enabled again (it
+    died mid-cut: a switch, unlike an NC relay, keeps the port off). Returns the problems;
+    a port that cannot be enabled stays on the list for the next start."""
+    ledger = pool.ledger
+    if ledger is None:
+        return []
+    problems: list[str] = []
+    for row in ledger.ports_left_cut():
+        switch, group, port = row["switch"], int(row["grp"]), int(row["port"])
+        at = where(switch, group, port)
+        if switch not in pool.configs:
+            problems.append(f"{at}: left cut (bay {row['bay']}), but no [switches.{switch}]")
+            say(f"{problems[-1]}: enable it on the switch")
+            continue
+        try:
+            pool.poe(switch).set_admin(group, port, True)
+        except HardwareFault as exc:
+            problems.append(f"{at}: left cut (bay {row['bay']}) and not enabled yet: {exc}")
+            say(problems[-1])
+            continue
+        ledger.clear_port_cut(switch, group, port)
+        say(f"{at}: left cut by a rig that stopped mid-cut (bay {row['bay']}): PoE enabled again")
+    return problems
+
+
+# -- the backend's settings -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SwitchPort:
+    """`{ switch = "sw1", port = 5 }` (+ `group`): one PoE port of a `[switches.sw1]`."""
+
+    switch: str
+    port: int
+    group: int = 1
+
+    def build_power(self, ctx: BuildContext) -> SwitchPowerSwitch:
+        if ctx.switches is None:
+            raise ConfigError(f"{ctx.where}: switch {self.switch!r} used but none were opened")
+        return ctx.switches.power(self, bay=ctx.bay, clock=ctx.clock)
+
+    def describe(self) -> str:
+        return where(self.switch, self.group, self.port)
+
+    def claims(self, role: Role) -> tuple[Hashable, ...]:
+        return (("switch", self.switch, self.group, self.port),)
+
+
+def read(t: Table, resources: Resources) -> SwitchPort:
+    switch = resources.refer(t, "switch", "switches")
+    port: int = t.integer("port", lo=PORT_RANGE[0], hi=PORT_RANGE[1])
+    config = resources.tables.get("switches", {}).get(switch)
+    default_group = getattr(config, "group", 1)
+    group: int = t.integer("group", default_group, lo=1, hi=64)
+    return SwitchPort(switch=switch, port=port, group=group)

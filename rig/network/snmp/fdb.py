@@ -1,0 +1,144 @@
+"""Which MACs sit on which switch port: the forwarding table, followed to the port's name.
+
+- Q-BRIDGE-MIB `dot1qTpFdbPort` (1.3.6.1.2.1.17.7.1.2.2.1.2.<vlan>.<6 MAC bytes>) gives the
+  bridge port of each learned MAC, per VLAN; switches that do VLANs answer this one. Without
+  it, BRIDGE-MIB `dot1dTpFdbPort` (1.3.6.1.2.1.17.4.3.1.2.<6 MAC bytes>).
+- A bridge port is not a port number: `dot1dBasePortIfIndex` (1.3.6.1.2.1.17.1.4.1.2.<bridge
+  port>) maps it to the ifIndex, and `ifName` (1.3.6.1.2.1.31.1.1.1.1), else `ifDescr`
+  (1.3.6.1.2.1.2.2.1.2), names that interface: "gigabitEthernet 1/0/5", "Gi2/0/5", "g5".
+- The real TP-Link SG2218P walk (tests/fixtures/real/snmp) shows why the mapping matters:
+  its FDB names ports 1..18, while its base port table is indexed 49153..49170 (the
+  ifIndexes). Its `dot1dStpPort` (1.3.6.1.2.1.17.2.15.1.1.<row>) carries the port number of
+  each row (row 49157 is port 5), and that is the link followed when the FDB's number is
+  not a row of the base port table.
+
+The port's own number and its stack member come from the interface's name: its last number
+is the port, and in a name of the shape unit/slot/port ("1/0/5") the first is the member,
+which is the PoE group on a stack.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from rig.errors import ParseError
+from rig.network.sadp.message import normalise_mac
+from rig.network.snmp.client import Oid
+
+Q_FDB_PORT = (1, 3, 6, 1, 2, 1, 17, 7, 1, 2, 2, 1, 2)
+Q_FDB_STATUS = (1, 3, 6, 1, 2, 1, 17, 7, 1, 2, 2, 1, 3)
+FDB_PORT = (1, 3, 6, 1, 2, 1, 17, 4, 3, 1, 2)
+FDB_STATUS = (1, 3, 6, 1, 2, 1, 17, 4, 3, 1, 3)
+BASE_PORT_IFINDEX = (1, 3, 6, 1, 2, 1, 17, 1, 4, 1, 2)
+STP_PORT = (1, 3, 6, 1, 2, 1, 17, 2, 15, 1, 1)
+IF_NAME = (1, 3, 6, 1, 2, 1, 31, 1, 1, 1, 1)
+IF_DESCR = (1, 3, 6, 1, 2, 1, 2, 2, 1, 2)
+
+#: dot1qTpFdbStatus / dot1dTpFdbStatus: only `learned` entries are units behind the port
+#: (`self` is the switch's own MAC, `mgmt` a static entry).
+LEARNED, OTHER = 3, 1
+
+Walk = Callable[[Oid], list[tuple[Oid, object]]]
+
+
+@dataclass
+class Interface:
+    if_index: int
+    name: str
+    member: int | None  # the stack member (unit) in a unit/slot/port name
+    number: int | None  # the port's number: the last number of its name
+    macs: set[str] = field(default_factory=set)
+
+
+@dataclass
+class ForwardingTable:
+    """The switch's learned MACs by interface, and how it was read."""
+
+    interfaces: dict[int, Interface]
+    source: str  # "Q-BRIDGE-MIB" or "BRIDGE-MIB" (or "none")
+    unmapped: dict[int, set[str]] = field(default_factory=dict)  # bridge port -> MACs
+
+    def port(self, group: int, port: int) -> Interface | None:
+        """The interface of PoE (group, port): its number is the port, and its member (when
+        the name has one) the group."""
+        found = [
+            i
+            for i in self.interfaces.values()
+            if i.number == port and (i.member is None or i.member == group)
+        ]
+        return found[0] if len(found) == 1 else None
+
+    def macs_on(self, group: int, port: int) -> list[str]:
+        interface = self.port(group, port)
+        return sorted(interface.macs) if interface is not None else []
+
+
+def _port_numbers(name: str) -> tuple[int | None, int | None]:
+    numbers = [int(n) for n in re.findall(r"\d+", name)]
+    if not numbers:
+        return None, None
+    member = numbers[0] if len(numbers) >= 3 else None
+    return member, numbers[-1]
+
+
+def _text(value: object) -> str:
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    return str(value)
+
+
+def read_forwarding_table(walk: Walk) -> ForwardingTable:
+    """The forwarding table through `walk` (an SnmpClient's): Q-BRIDGE, else BRIDGE."""
+    source = "Q-BRIDGE-MIB"
+    entries = _fdb(walk(Q_FDB_PORT), walk(Q_FDB_STATUS), mac_from=-6)
+    if not entries:
+        source = "BRIDGE-MIB"
+        entries = _fdb(walk(FDB_PORT), walk(FDB_STATUS), mac_from=-6)
+    if not entries:
+        source = "none"
+    base = {oid[-1]: int(v) for oid, v in walk(BASE_PORT_IFINDEX) if isinstance(v, int)}
+    stp = {int(v): oid[-1] for oid, v in walk(STP_PORT) if isinstance(v, int)}
+    names = {oid[-1]: _text(v) for oid, v in walk(IF_NAME)}
+    if not names:
+        names = {oid[-1]: _text(v) for oid, v in walk(IF_DESCR)}
+    interfaces: dict[int, Interface] = {}
+    bridged = set(base.values())
+    for if_index, name in names.items():
+        if bridged and if_index not in bridged:
+            continue  # a VLAN interface, the CPU: no unit is plugged into those
+        member, number = _port_numbers(name)
+        interfaces[if_index] = Interface(if_index, name, member, number)
+    table = ForwardingTable(interfaces, source)
+    for bridge_port, macs in entries.items():
+        mapped: int | None = None
+        if bridge_port in base:
+            mapped = base[bridge_port]
+        elif bridge_port in stp and stp[bridge_port] in base:
+            mapped = base[stp[bridge_port]]  # TP-Link: FDB port n is the STP row of port n
+        if mapped is None or mapped not in interfaces:
+            table.unmapped.setdefault(bridge_port, set()).update(macs)
+            continue
+        interfaces[mapped].macs.update(macs)
+    return table
+
+
+def _fdb(
+    ports: list[tuple[Oid, object]], statuses: list[tuple[Oid, object]], *, mac_from: int
+) -> dict[int, set[str]]:
+    """bridge port -> MACs learned there (a MAC seen on several VLANs counts once)."""
+    status = {oid[mac_from:]: v for oid, v in statuses}
+    out: dict[int, set[str]] = {}
+    for oid, port in ports:
+        mac_bytes = oid[mac_from:]
+        if len(mac_bytes) != 6 or not isinstance(port, int) or port <= 0:
+            continue
+        if status.get(mac_bytes, LEARNED) not in (LEARNED, OTHER):
+            continue
+        try:
+            mac = normalise_mac("-".join(f"{b:02x}" for b in mac_bytes))
+        except ParseError:
+            continue  # all-zero or broadcast: no unit's identity
+        out.setdefault(port, set()).add(mac)
+    return out
