@@ -19,6 +19,7 @@ from pathlib import Path
 import platformdirs
 
 from rig.errors import ConfigError
+from rig.fleet.settings import FleetConfig, read_fleet
 from rig.hardware.backends import read_power, read_presser
 from rig.hardware.settings import PowerSettings, PresserSettings, Resources, Role
 from rig.profiles import GENERIC, PROCEDURES, Profile, get_profile
@@ -76,6 +77,7 @@ class RigConfig:
     boards: dict[str, BoardConfig]
     bays: list[BayConfig]
     source: str = "rig.toml"
+    fleet: FleetConfig = field(default_factory=FleetConfig)  # [fleet]: rig.fleet.settings
 
     def bay(self, name: str) -> BayConfig:
         for bay in self.bays:
@@ -121,11 +123,12 @@ def _read(root: Table, label: str, base_dir: Path, *, need_bays: bool) -> RigCon
     boards = _boards(root.table("boards", None))
     resources = Resources({"boards": tuple(boards)})
     bays = [_bay(t, resources) for t in root.tables("bays")]
+    fleet = read_fleet(root.table("fleet", None), base_dir)
     root.finish()
     if not bays and need_bays:
         raise root.error("bays", "no [[bays]] defined (run `rig init` for an example)")
     _check_bays(root, bays)
-    return RigConfig(station, network, boards, bays, source=label)
+    return RigConfig(station, network, boards, bays, source=label, fleet=fleet)
 
 
 def _station(t: Table | None, base_dir: Path) -> StationConfig:
