@@ -233,11 +233,13 @@ def units_from_jobs(jobs: Iterable[Mapping[str, Any]]) -> list[UnitRecord]:
     range these jobs were selected by (`--since`), so it belongs to that earlier report.
     """
     jobs = sorted(jobs, key=lambda job: int(job["job_id"]))
-    present = {int(job["job_id"]) for job in jobs}
-    groups: dict[int, list[Attempt]] = {}
+    # Job ids are a station's own: the records of a fleet (rig.fleet) hold the same ids from
+    # every station, and a retry's first attempt is at its own station.
+    present = {(job["station"], int(job["job_id"])) for job in jobs}
+    groups: dict[tuple[str, int], list[Attempt]] = {}
     for job in jobs:
         first = job.get("first_job_id")
-        key = int(first) if first is not None else int(job["job_id"])
+        key = (job["station"], int(first) if first is not None else int(job["job_id"]))
         if key in present:
             groups.setdefault(key, []).append(Attempt.from_job(job))
     units = [UnitRecord(tuple(attempts)) for attempts in groups.values()]
