@@ -119,6 +119,7 @@ class OutboxSender:
         self.sent_entries = 0  # outbox entries uploaded since start
         self.failures = 0  # failed attempts since start
         self.last_error: str | None = None
+        self.down = False  # the last attempt failed: the server is away
         self._idle = False  # the outbox was found empty since the last entry was taken
 
     def start(self) -> OutboxSender:
@@ -131,8 +132,9 @@ class OutboxSender:
         self._stop.set()
         self._wake.set()
         self._thread.join(timeout=10.0)
-        if not self._thread.is_alive():
-            self._drop_connection()  # else it is stuck in libpq: leave it to the daemon thread
+        if not self._thread.is_alive():  # else it is stuck in libpq: leave it to the daemon
+            self._drop_connection()
+            self._outbox.close()
         return empty
 
     def poke(self) -> None:
@@ -147,7 +149,8 @@ class OutboxSender:
             self._idle = False
             while not self._idle:
                 left = deadline - time.monotonic()
-                if left <= 0 or not self._thread.is_alive():
+                # A server that is away is not waited for: the records wait in the outbox.
+                if left <= 0 or self.down or not self._thread.is_alive():
                     return False
                 self._lock.wait(min(left, 0.2))
         return True
@@ -162,6 +165,7 @@ class OutboxSender:
             try:
                 conn = self._connection()
                 batch = self._outbox.take(self._batch_size)
+                self.down = False
                 if batch is None:
                     if time.monotonic() - last_status >= HEARTBEAT_S:
                         self._say_status(conn)
@@ -174,6 +178,7 @@ class OutboxSender:
                 self._upload(conn, batch)
                 self._outbox.done(batch)
                 self.sent_entries += batch.entries
+                self.down = False
                 last_status = time.monotonic()
                 if down_since is not None:
                     log.warning(
@@ -185,6 +190,7 @@ class OutboxSender:
             except (psycopg.Error, OSError) as exc:
                 self.failures += 1
                 self.last_error = why(exc)
+                self.down = True
                 self._drop_connection()
                 if down_since is None:
                     down_since = time.monotonic()
