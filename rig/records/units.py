@@ -293,6 +293,14 @@ def tally_by_model(units: Iterable[UnitRecord]) -> dict[str, Tally]:
     return dict(sorted(models.items()))
 
 
+def tally_by_station(units: Iterable[UnitRecord]) -> dict[str, Tally]:
+    """A fleet's units (rig.fleet) by the station that reset them."""
+    stations: dict[str, Tally] = {}
+    for unit in units:
+        stations.setdefault(unit.last.station, Tally()).add(unit)
+    return dict(sorted(stations.items()))
+
+
 def by_day(units: Iterable[UnitRecord]) -> dict[date, list[UnitRecord]]:
     days: dict[date, list[UnitRecord]] = {}
     for unit in units:

@@ -1,0 +1,140 @@
+"""A lab of two rigs: two simulated stations, each with its own SQLite records, reset units at
+the same time and feed one real PostgreSQL and one real Mosquitto on 127.0.0.1; the lab's
+report, `rig fleet` and `rig fleet status` show both."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import threading
+from pathlib import Path
+
+import pytest
+from gpiozero.pins.mock import MockFactory
+
+from rig.cli import main
+from rig.clock import SystemClock
+from rig.config import parse_config
+from rig.records.store import RecordStore
+from rig.sim.network import SimNetwork
+from rig.station import Station
+from tests.fakes import ScriptedOperator
+from tests.servers import MosquittoBroker
+from tests.test_station import Scans, config_text, label, wire
+
+
+def station_toml(target: str, station: str, bay: str, pg_url: str, mqtt_url: str) -> str:
+    text = config_text(target, bay).replace('name = "lab-1"', f'name = "{station}"', 1)
+    return text + f'\n[fleet]\npostgres = "{pg_url}"\nmqtt = "{mqtt_url}"\n'
+
+
+def test_two_stations_feed_one_database_and_one_broker(
+    lab: tuple[MockFactory, SimNetwork],
+    tmp_path: Path,
+    pg_url: str,
+    broker: MosquittoBroker,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    factory, network = lab
+    stations = {"lab-1": "A", "lab-2": "B"}
+    runs: dict[str, Station] = {}
+    codes: dict[str, int] = {}
+    threads = []
+    for n, (name, bay) in enumerate(stations.items(), start=1):
+        camera = wire(factory, network, bay, n)
+        path = tmp_path / f"{name}.toml"
+        path.write_text(station_toml(network.target, name, bay, pg_url, broker.url))
+        scans = Scans()
+        scans.scan(label(camera))
+        scans.close()
+        runs[name] = Station(
+            parse_config(path.read_text(), str(path)),
+            clock=SystemClock(),
+            data_dir=tmp_path / name,
+            operator=ScriptedOperator(),
+            scans=scans,
+            pin_factory=factory,
+        )
+        threads.append(
+            threading.Thread(target=lambda s=name: codes.setdefault(s, runs[s].run()), name=name)
+        )
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    assert codes == {"lab-1": 0, "lab-2": 0}
+    local = {}
+    for name in stations:
+        with RecordStore(tmp_path / name) as store:
+            local[name] = store.jobs()
+    # Each SQLite file counts its jobs from 1: the same local ids, kept apart by station.
+    assert [j["job_id"] for j in local["lab-1"]] == [j["job_id"] for j in local["lab-2"]] == [1]
+
+    config = str(tmp_path / "lab-1.toml")
+    assert main(["report", "--fleet", "--config", config, "--format", "csv"]) == 0
+    rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
+    assert sorted((r["station"], r["bay"], r["job_id"], r["outcome"]) for r in rows) == [
+        ("lab-1", "A", "1", "reset_verified"),
+        ("lab-2", "B", "1", "reset_verified"),
+    ]
+    assert {r["serial"] for r in rows} == {j["serial"] for js in local.values() for j in js}
+
+    page = tmp_path / "lab.html"
+    assert main(["report", "--fleet", "--config", config, "--format", "html", "-o", str(page)]) == 0
+    html = page.read_text()
+    assert "Units per station" in html and "lab-1" in html and "lab-2" in html
+
+    here = str(tmp_path / "lab-1")  # this rig's records: its own outbox, read locally
+    assert main(["fleet", "status", "--config", config, "--data-dir", here, "--json"]) == 0
+    status = json.loads(capsys.readouterr().out)
+    assert status["station"] == "lab-1" and status["outbox_pending"] == 0
+    assert [(s["station"], s["outbox_pending"], s["jobs"]) for s in status["stations"]] == [
+        ("lab-1", 0, 1),
+        ("lab-2", 0, 1),
+    ]
+
+    assert main(["fleet", "--config", config, "--json"]) == 0
+    view = json.loads(capsys.readouterr().out)
+    assert view["problems"] == []
+    for name, bay in stations.items():
+        seen = view["stations"][name]
+        assert seen["status"] == "offline"  # both stopped, each said so itself
+        assert seen["bays"][bay]["outcome"] == "reset_verified"
+        assert (seen["units"], seen["verified"]) == (1, 1)
+
+    assert main(["fleet", "--config", config]) == 0
+    table = capsys.readouterr().out
+    assert "lab-1" in table and "lab-2" in table and "reset_verified" in table
+
+
+def test_fleet_commands_without_a_fleet_say_what_to_add(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "rig.toml"
+    path.write_text('[station]\nname = "solo"\n')
+    assert main(["fleet", "--config", str(path)]) == 2
+    assert "no [fleet]" in capsys.readouterr().err
+    assert main(["report", "--fleet", "--config", str(path)]) == 2
+    assert "fleet.postgres: not set" in capsys.readouterr().err
+
+
+def test_fleet_status_with_the_database_away_still_shows_this_rigs_outbox(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tests.servers import free_port
+
+    path = tmp_path / "rig.toml"
+    records = tmp_path / "records"
+    path.write_text(
+        f'[station]\nname = "solo"\ndata_dir = "{records}"\n'
+        f'[fleet]\npostgres = "postgresql://rig@127.0.0.1:{free_port()}/lab"\n'
+    )
+    with RecordStore(records) as store:
+        store._db.execute(
+            "INSERT INTO outbox (kind, ref, queued_wall) VALUES ('job', 1, 0), ('step', 1, 0)"
+        )
+    assert main(["fleet", "status", "--config", str(path)]) == 1
+    out = capsys.readouterr().out
+    assert "this rig (solo): 2 record(s) waiting in its outbox" in out
+    assert "PostgreSQL:" in out
