@@ -102,10 +102,10 @@ def test_every_job_and_step_arrives_exactly_once(
         record_units(store, pins, clock, 3, station="bench-1")
         sender = sender_for(pg_url, tmp_path, "bench-1")
         try:
-            assert sender.flush(30)
+            assert sender.flush(30, patient=True)
             # More records while it runs: they follow, the ones sent are not sent again.
             record_units(store, pins, clock, 2, station="bench-1")
-            assert sender.flush(30)
+            assert sender.flush(30, patient=True)
         finally:
             sender.close()
     jobs, steps = local_rows(tmp_path)
@@ -123,7 +123,7 @@ def test_every_job_and_step_arrives_exactly_once(
         )
     sender = sender_for(pg_url, tmp_path, "bench-1")
     try:
-        assert sender.flush(30)
+        assert sender.flush(30, patient=True)
     finally:
         sender.close()
     assert fleet_rows(pg_url, "bench-1") == (jobs, steps, 0)
@@ -137,7 +137,7 @@ def test_the_fleet_copy_reads_back_as_the_local_records(
         local = store.jobs()
     sender = sender_for(pg_url, tmp_path, "bench-1")
     try:
-        assert sender.flush(30)
+        assert sender.flush(30, patient=True)
     finally:
         sender.close()
     with open_fleet(PostgresSettings(pg_url)) as conn:
@@ -172,7 +172,7 @@ def test_server_killed_mid_upload_then_back_no_duplicate_no_gap(
                     with Outbox(tmp_path) as outbox:
                         assert outbox.backlog().pending > 0
                     server.start()
-                    assert sender.flush(60)
+                    assert sender.flush(60, patient=True)
             finally:
                 sender.close()
         jobs, steps = local_rows(tmp_path)
@@ -196,7 +196,7 @@ def test_two_stations_with_the_same_local_ids_do_not_collide(
     assert ids["bench-1"] == ids["bench-2"]  # each SQLite file counts from 1
     senders = [sender_for(pg_url, d, s) for s, d in dirs.items()]
     try:
-        assert all(s.flush(30) for s in senders)
+        assert all(s.flush(30, patient=True) for s in senders)
     finally:
         for s in senders:
             s.close()
@@ -228,7 +228,7 @@ def test_a_rig_joining_a_fleet_brings_the_records_it_already_had(
     RecordStore(tmp_path).close()  # the next start migrates it, queueing its history
     sender = sender_for(pg_url, tmp_path, "bench-1")
     try:
-        assert sender.flush(30)
+        assert sender.flush(30, patient=True)
     finally:
         sender.close()
     jobs, steps = local_rows(tmp_path)

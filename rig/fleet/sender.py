@@ -131,7 +131,7 @@ class OutboxSender:
         empty = self.flush(flush_s) if flush_s > 0 else False
         self._stop.set()
         self._wake.set()
-        self._thread.join(timeout=10.0)
+        self._thread.join(timeout=2.0)
         if not self._thread.is_alive():  # else it is stuck in libpq: leave it to the daemon
             self._drop_connection()
             self._outbox.close()
@@ -141,16 +141,19 @@ class OutboxSender:
         """Something was queued: look now rather than at the next poll."""
         self._wake.set()
 
-    def flush(self, timeout_s: float) -> bool:
-        """Wait until the outbox is empty (True) or `timeout_s` has passed (False)."""
+    def flush(self, timeout_s: float, *, patient: bool = False) -> bool:
+        """Wait until the outbox is empty (True) or `timeout_s` has passed (False); unless
+        `patient`, give up at once while the server is away or not reached yet."""
         self._wake.set()
         deadline = time.monotonic() + timeout_s
         with self._lock:
             self._idle = False
             while not self._idle:
                 left = deadline - time.monotonic()
-                # A server that is away is not waited for: the records wait in the outbox.
-                if left <= 0 or self.down or not self._thread.is_alive():
+                # A server that is away (or not yet reached) is not waited for: the records
+                # wait in the outbox for the next run.
+                away = not patient and (self.down or self._conn is None)
+                if left <= 0 or away or not self._thread.is_alive():
                     return False
                 self._lock.wait(min(left, 0.2))
         return True
