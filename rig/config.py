@@ -277,6 +277,17 @@ profile = "DS-2CD2143G2-I"         # `rig profiles` lists them
 # escalation_holds_s = [18.0, 30.0]
 # verify = "network"               # or "manual": the operator confirms factory state
 
+# A fleet of rigs (README "Many rigs"): records to the lab's PostgreSQL, bays live on MQTT.
+# No password here: PGPASSWORD (or a libpq service/password file) and the named variables.
+# [fleet]
+# postgres = "postgresql://rig@db.lab:5432/lab"
+# postgres_password_env = "RIG_PG_PASSWORD"
+# mqtt = "mqtt://broker.lab:1883"          # mqtts://broker.lab:8883 for TLS
+# mqtt_username = "rig"
+# mqtt_password_env = "RIG_MQTT_PASSWORD"
+# mqtt_ca_file = "/etc/rig/lab-ca.pem"
+# home_assistant = true
+
 # A second bay on the same Pi:
 # [[bays]]
 # name = "B"
