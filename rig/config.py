@@ -285,8 +285,8 @@ profile = "DS-2CD2143G2-I"         # `rig profiles` lists them
 # mqtt = "mqtt://broker.lab:1883"          # mqtts://broker.lab:8883 for TLS
 # mqtt_username = "rig"
 # mqtt_password_env = "RIG_MQTT_PASSWORD"
-# mqtt_ca_file = "/etc/rig/lab-ca.pem"
-# home_assistant = true
+# home_assistant = true                  # Home Assistant MQTT discovery of the bays
+# mqtt_ca_file = "/etc/rig/lab-ca.pem"   # TLS (an mqtts:// URL): the broker's CA
 
 # A second bay on the same Pi:
 # [[bays]]

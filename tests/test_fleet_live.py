@@ -285,3 +285,19 @@ def test_mqtts_url_means_tls_and_the_default_port() -> None:
     assert config.fleet.mqtt == MqttSettings(
         "broker.lab", 8883, tls=True, label=config.fleet.mqtt.label
     )
+
+
+def test_the_example_configs_fleet_lines_are_real_keys() -> None:
+    from rig.config import EXAMPLE_CONFIG
+
+    lines = EXAMPLE_CONFIG.splitlines()
+    start = lines.index("# [fleet]")
+    end = next(i for i in range(start, len(lines)) if lines[i].startswith("# home_assistant"))
+    text = "\n".join(
+        line.removeprefix("# ") if start <= i <= end else line for i, line in enumerate(lines)
+    )
+    config = parse_config(text)
+    assert config.fleet.postgres is not None and config.fleet.mqtt is not None
+    assert config.fleet.postgres.password_env == "RIG_PG_PASSWORD"
+    assert (config.fleet.mqtt.host, config.fleet.mqtt.port) == ("broker.lab", 1883)
+    assert config.fleet.mqtt.home_assistant
