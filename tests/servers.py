@@ -164,10 +164,13 @@ class PostgresServer:
 
 @dataclass
 class MosquittoBroker:
-    """`mosquitto -p PORT`: loopback only, anonymous clients (Mosquitto 2's local-only mode)."""
+    """`mosquitto -p PORT`: loopback only, anonymous clients (Mosquitto 2's local-only mode);
+    or, with `config`, a broker set up by that file (a TLS listener, say)."""
 
     port: int = field(default_factory=free_port)
     proc: subprocess.Popen[bytes] | None = None
+    config: Path | None = None
+    root: Path | None = None  # its files, removed at close
 
     @property
     def url(self) -> str:
@@ -175,8 +178,9 @@ class MosquittoBroker:
 
     def start(self) -> MosquittoBroker:
         binary = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
+        args = ["-c", str(self.config)] if self.config else ["-p", str(self.port)]
         self.proc = subprocess.Popen(
-            [binary, "-p", str(self.port)],
+            [binary, *args],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
@@ -193,3 +197,40 @@ class MosquittoBroker:
                 self.proc.kill()
                 self.proc.wait()
             self.proc = None
+        if self.root is not None:
+            shutil.rmtree(self.root, ignore_errors=True)
+
+
+def tls_broker(*, user: str, password: str) -> tuple[MosquittoBroker, Path]:
+    """A Mosquitto with a TLS listener on 127.0.0.1 (a certificate for IP 127.0.0.1 from a CA
+    made here) that lets in `user` with `password` only; and the CA's file, for the client.
+    In a directory of its own that Mosquitto, dropping root for its own user, can read."""
+    root = Path(tempfile.mkdtemp(prefix="rig-mqtt-"))
+
+    def openssl(*args: str) -> None:
+        subprocess.run(["openssl", *args], cwd=root, check=True, capture_output=True)
+
+    openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out",
+            "ca.crt", "-days", "2", "-subj", "/CN=rig test lab CA")  # fmt: skip
+    openssl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", "server.key", "-out",
+            "server.csr", "-subj", "/CN=127.0.0.1")  # fmt: skip
+    (root / "san.ext").write_text("subjectAltName=IP:127.0.0.1\n")
+    openssl("x509", "-req", "-in", "server.csr", "-CA", "ca.crt", "-CAkey", "ca.key",
+            "-CAcreateserial", "-out", "server.crt", "-days", "2",
+            "-extfile", "san.ext")  # fmt: skip
+    subprocess.run(
+        ["mosquitto_passwd", "-c", "-b", str(root / "passwords"), user, password],
+        check=True,
+        capture_output=True,
+    )
+    port = free_port()
+    config = root / "mosquitto.conf"
+    config.write_text(
+        f"listener {port} 127.0.0.1\n"
+        f"cafile {root / 'ca.crt'}\ncertfile {root / 'server.crt'}\n"
+        f"keyfile {root / 'server.key'}\n"
+        f"allow_anonymous false\npassword_file {root / 'passwords'}\n"
+    )
+    for path in [root, *root.iterdir()]:
+        os.chmod(path, 0o755 if path.is_dir() else 0o644)
+    return MosquittoBroker(port=port, config=config, root=root), root / "ca.crt"

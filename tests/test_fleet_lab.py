@@ -138,3 +138,54 @@ def test_fleet_status_with_the_database_away_still_shows_this_rigs_outbox(
     out = capsys.readouterr().out
     assert "this rig (solo): 2 record(s) waiting in its outbox" in out
     assert "PostgreSQL:" in out
+
+
+def test_rig_reset_feeds_the_outbox_and_uploads_it_at_its_end(
+    lab: tuple[MockFactory, SimNetwork],
+    tmp_path: Path,
+    pg_url: str,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    import psycopg
+
+    from rig.fleet.outbox import Outbox
+    from rig.sim.bench import gpio_bay, rig_toml, wire_to_pins
+    from rig.sim.camera import CameraSpec, SimCamera
+
+    factory, network = lab
+    camera = SimCamera(CameraSpec.sample(1, boot_s=0.3, reset_hold_s=1.2)).start()
+    network.add(camera)
+    wire_to_pins(camera, factory, relay=17, solenoid=27)
+    bay = gpio_bay(
+        "A",
+        relay=17,
+        solenoid=27,
+        profile="DS-2CD2143G2-I",
+        off_s=0.6,
+        hold_s=1.5,
+        boot_timeout_s=6,
+    )
+    path = tmp_path / "rig.toml"
+    path.write_text(
+        rig_toml(
+            target=network.target,
+            station="bench-9",
+            data_dir=str(tmp_path / "records"),
+            network={"sadp_poll_s": 0.1, "settle_s": 0.4},
+            bays=[bay],
+        )
+        + f'\n[fleet]\npostgres = "{pg_url}"\n'
+    )
+    code = main(["reset", "--json", "--config", str(path), "--serial", label(camera)])
+    job = json.loads(capsys.readouterr().out)
+    assert (code, job["outcome"]) == (0, "reset_verified")
+    with psycopg.connect(pg_url) as conn:
+        row = conn.execute(
+            "SELECT outcome, mac, hold_s FROM rig.jobs WHERE station = 'bench-9' AND local_id = %s",
+            (job["job_id"],),
+        ).fetchone()
+        steps = conn.execute("SELECT count(*) FROM rig.steps WHERE station = 'bench-9'").fetchone()
+    assert row == ("reset_verified", camera.spec.mac, job["hold_s"])
+    assert steps == (len(job["steps"]),)
+    with Outbox(tmp_path / "records") as outbox:
+        assert outbox.backlog().pending == 0

@@ -5,6 +5,7 @@ status retained (its last will `offline` when it is killed), Home Assistant disc
 from __future__ import annotations
 
 import json
+import logging
 import os
 import signal
 import subprocess
@@ -301,3 +302,47 @@ def test_the_example_configs_fleet_lines_are_real_keys() -> None:
     assert config.fleet.postgres.password_env == "RIG_PG_PASSWORD"
     assert (config.fleet.mqtt.host, config.fleet.mqtt.port) == ("broker.lab", 1883)
     assert config.fleet.mqtt.home_assistant
+
+
+def test_tls_and_a_password_from_the_environment(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from tests.servers import tls_broker
+
+    broker, ca_file = tls_broker(user="rig", password="mqtt-Secret-9")
+    broker.start()
+    try:
+        config = parse_config(
+            f'[fleet]\nmqtt = "mqtts://127.0.0.1:{broker.port}"\nmqtt_username = "rig"\n'
+            f'mqtt_password_env = "LAB_MQTT_PASSWORD"\nmqtt_ca_file = "{ca_file}"\n',
+            need_bays=False,
+        )
+        settings = config.fleet.mqtt
+        assert settings is not None and settings.tls
+        monkeypatch.setenv("LAB_MQTT_PASSWORD", "mqtt-Secret-9")
+        progress = Progress(FakeClock())
+        progress.stage("A", "ready")
+        publisher = LivePublisher(settings, station="tls-1", bays=["A"], progress=progress)
+        publisher.start()
+        try:
+            assert publisher.connected.wait(30)
+            from rig.fleet.view import live_states
+
+            statuses, states = live_states(settings, window_s=2)
+            assert statuses["tls-1"] == "online"
+            assert states[("tls-1", "A")]["stage"] == "ready"
+        finally:
+            publisher.close()
+        # A wrong password is refused by the broker, said in the log, never shown.
+        monkeypatch.setenv("LAB_MQTT_PASSWORD", "Not-The-One-4")
+        wrong = LivePublisher(settings, station="tls-2", bays=["A"], progress=progress)
+        with caplog.at_level(logging.WARNING, logger="rig.fleet.live"):
+            wrong.start()
+            try:
+                assert wait_until(lambda: "refused" in caplog.text, timeout_s=30) is not None
+                assert not wrong.connected.is_set()
+            finally:
+                wrong.close()
+        assert "mqtt-Secret-9" not in caplog.text and "Not-The-One-4" not in caplog.text
+    finally:
+        broker.close()

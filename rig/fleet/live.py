@@ -174,7 +174,9 @@ class LivePublisher:
         self, client: mqtt.Client, userdata: Any, flags: Any, reason: Any, properties: Any
     ) -> None:
         if reason.is_failure:
-            log.warning("fleet: MQTT broker refused the station: %s", reason)
+            if not self._said_down:  # once, not at every retry (a wrong password, say)
+                log.warning("fleet: MQTT broker refused the station: %s", reason)
+                self._said_down = True
             return
         client.publish(topics.status(self._station), topics.ONLINE, qos=1, retain=True)
         with self._lock:
