@@ -118,6 +118,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--window-s", type=float, default=1.0, help="listen to MQTT this long (default 1)"
     )
+    p.add_argument("--watch", action="store_true", help="keep the view live (Ctrl-C ends it)")
 
     p = sub.add_parser("demo", help="a full simulated reset: mock pins and a simulated camera")
     p.add_argument("--data-dir", help="keep the demo's records here (default: a temp dir)")
@@ -367,6 +368,7 @@ def cmd_fleet(args: argparse.Namespace) -> int:
         as_json=args.json,
         window_s=args.window_s,
         console=_stdout_console(),
+        watch_view=args.watch,
     )
 
 

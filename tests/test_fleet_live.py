@@ -346,3 +346,31 @@ def test_tls_and_a_password_from_the_environment(
         assert "mqtt-Secret-9" not in caplog.text and "Not-The-One-4" not in caplog.text
     finally:
         broker.close()
+
+
+def test_a_live_fleet_view_follows_the_bays_as_they_change(broker: MosquittoBroker) -> None:
+    from rig.fleet.settings import FleetConfig
+    from rig.fleet.view import LiveFleet, fleet_snapshot, render
+
+    settings = MqttSettings("127.0.0.1", broker.port)
+    live = LiveFleet(settings).open()
+    clock = FakeClock()
+    progress = Progress(clock)
+    publisher = LivePublisher(settings, station="watch-1", bays=["A"], progress=progress).start()
+    try:
+        assert publisher.connected.wait(10)
+
+        def stage() -> str | None:
+            return live.copy()[1].get(("watch-1", "A"), {}).get("stage")
+
+        for name in ("power off", "holding", "waiting for the unit to boot"):
+            progress.stage("A", name, clock.monotonic() + 5)
+            assert wait_until(lambda n=name: stage() == n, timeout_s=10) is not None
+        assert live.copy()[0]["watch-1"] == "online"
+        snapshot = fleet_snapshot(FleetConfig(mqtt=settings), live=live)
+        assert snapshot.stations["watch-1"].bays["A"]["stage"] == "waiting for the unit to boot"
+        assert render(snapshot) is not None
+    finally:
+        publisher.close()
+    assert wait_until(lambda: live.copy()[0]["watch-1"] == "offline", timeout_s=10) is not None
+    live.close()

@@ -3,6 +3,7 @@ line (rig.cli parses the arguments and calls these)."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 from pathlib import Path
 from typing import Any
@@ -49,8 +50,9 @@ def run_fleet(
     as_json: bool,
     window_s: float,
     console: Console,
+    watch_view: bool = False,
 ) -> int:
-    from rig.fleet.view import backlog_report, fleet_snapshot, render, render_backlog
+    from rig.fleet.view import backlog_report, fleet_snapshot, render, render_backlog, watch
 
     if not config.fleet.enabled:
         raise UsageError(f"{config.source}: no [fleet]: {_HINT['any']}")
@@ -63,6 +65,10 @@ def run_fleet(
         else:
             console.print(render_backlog(report))
         return EXIT_FAILED if report.problems else EXIT_OK
+    if watch_view:
+        with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C is how a watch ends
+            watch(config.fleet, console)
+        return EXIT_OK
     snapshot = fleet_snapshot(config.fleet, window_s=window_s)
     if as_json:
         print(json.dumps(snapshot.as_json(), sort_keys=True))

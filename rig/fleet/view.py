@@ -17,12 +17,15 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
-from rich.console import Group, RenderableType
+from rich.console import Console, Group, RenderableType
 from rich.table import Table
 
 from rig.fleet import topics
 from rig.fleet.settings import FleetConfig, MqttSettings, PostgresSettings
 from rig.records.units import Tally, UnitRecord, tally, units_from_jobs
+
+#: `rig fleet --watch` reads the day's records from PostgreSQL again this often.
+DAY_REFRESH_S = 10.0
 
 
 @dataclass
@@ -61,61 +64,87 @@ class FleetSnapshot:
         }
 
 
-def live_states(
-    settings: MqttSettings, *, window_s: float = 1.0, quiet_s: float = 0.3
-) -> tuple[dict[str, str], dict[tuple[str, str], dict[str, Any]]]:
-    """Every station's status and every bay's state retained on the broker: what arrives
-    within `window_s` of subscribing, ending early once it has been quiet for `quiet_s`."""
-    from rig.fleet.live import make_client
+class LiveFleet:
+    """A subscription to every station's status and bays, kept up to date as they change
+    (the retained ones arrive first): what a live fleet view reads."""
 
-    statuses: dict[str, str] = {}
-    states: dict[tuple[str, str], dict[str, Any]] = {}
-    last = [time.monotonic()]
-    ready = threading.Event()
-    failed: list[str] = []
-    client = make_client(settings, client_id=f"rig-view-{uuid.uuid4().hex[:8]}")
+    def __init__(self, settings: MqttSettings) -> None:
+        from rig.fleet.live import make_client
 
-    def on_connect(c: Any, userdata: Any, flags: Any, reason: Any, properties: Any) -> None:
+        self._settings = settings
+        self._lock = threading.Lock()
+        self.statuses: dict[str, str] = {}
+        self.states: dict[tuple[str, str], dict[str, Any]] = {}
+        self.last_message = time.monotonic()
+        self._subscribed = threading.Event()
+        self._failed: list[str] = []
+        self._client = make_client(settings, client_id=f"rig-view-{uuid.uuid4().hex[:8]}")
+        self._client.on_connect = self._on_connect
+        self._client.on_subscribe = self._on_subscribe
+        self._client.on_message = self._on_message
+
+    def open(self, timeout_s: float = 5.0) -> LiveFleet:
+        where = f"MQTT broker {self._settings.host}:{self._settings.port}"
+        try:
+            self._client.connect(self._settings.host, self._settings.port, keepalive=10)
+        except OSError as exc:
+            raise ConnectionError(f"{where}: {exc}") from None
+        self._client.loop_start()
+        if not self._subscribed.wait(timeout_s) or self._failed:
+            self.close()
+            raise ConnectionError(f"{where}: {self._failed[0] if self._failed else 'no answer'}")
+        return self
+
+    def close(self) -> None:
+        self._client.disconnect()
+        self._client.loop_stop()
+
+    def settle(self, window_s: float, quiet_s: float = 0.3) -> None:
+        """Wait for the retained messages: until `quiet_s` without one, at most `window_s`."""
+        end = time.monotonic() + window_s
+        while time.monotonic() < end and time.monotonic() - self.last_message < quiet_s:
+            time.sleep(0.05)
+
+    def copy(self) -> tuple[dict[str, str], dict[tuple[str, str], dict[str, Any]]]:
+        with self._lock:
+            return dict(self.statuses), dict(self.states)
+
+    def _on_connect(self, c: Any, userdata: Any, flags: Any, reason: Any, props: Any) -> None:
         if reason.is_failure:
-            failed.append(str(reason))
-            ready.set()
+            self._failed.append(str(reason))
+            self._subscribed.set()
             return
         c.subscribe([(topics.ALL_STATUS, 1), (topics.ALL_STATES, 1)])
 
-    def on_subscribe(*args: Any) -> None:
-        last[0] = time.monotonic()
-        ready.set()
+    def _on_subscribe(self, *args: Any) -> None:
+        self.last_message = time.monotonic()
+        self._subscribed.set()
 
-    def on_message(c: Any, userdata: Any, message: Any) -> None:
-        last[0] = time.monotonic()
+    def _on_message(self, c: Any, userdata: Any, message: Any) -> None:
+        self.last_message = time.monotonic()
         try:
             station, bay, what = topics.parse(message.topic)
-            if what == "status":
-                statuses[station] = message.payload.decode("utf-8", "replace")
-            elif bay is not None and message.payload:
-                states[(station, bay)] = json.loads(message.payload)
+            with self._lock:
+                if what == "status":
+                    self.statuses[station] = message.payload.decode("utf-8", "replace")
+                elif bay is not None and message.payload:
+                    self.states[(station, bay)] = json.loads(message.payload)
+                elif bay is not None:
+                    self.states.pop((station, bay), None)  # an empty retained: bay removed
         except ValueError:
             pass  # not one of ours, or not JSON: a view shows what it can read
 
-    client.on_connect = on_connect
-    client.on_subscribe = on_subscribe
-    client.on_message = on_message
+
+def live_states(
+    settings: MqttSettings, *, window_s: float = 1.0
+) -> tuple[dict[str, str], dict[tuple[str, str], dict[str, Any]]]:
+    """Every station's status and every bay's state retained on the broker now."""
+    live = LiveFleet(settings).open(max(window_s, 5.0))
     try:
-        client.connect(settings.host, settings.port, keepalive=10)
-    except OSError as exc:
-        raise ConnectionError(f"MQTT broker {settings.host}:{settings.port}: {exc}") from None
-    client.loop_start()
-    try:
-        if not ready.wait(max(window_s, 5.0)) or failed:
-            why = failed[0] if failed else "no answer"
-            raise ConnectionError(f"MQTT broker {settings.host}:{settings.port}: {why}")
-        end = time.monotonic() + window_s
-        while time.monotonic() < end and time.monotonic() - last[0] < quiet_s:
-            time.sleep(0.05)
+        live.settle(window_s)
+        return live.copy()
     finally:
-        client.disconnect()
-        client.loop_stop()
-    return statuses, states
+        live.close()
 
 
 def day_units(settings: PostgresSettings, day: date) -> list[UnitRecord]:
@@ -128,13 +157,22 @@ def day_units(settings: PostgresSettings, day: date) -> list[UnitRecord]:
 
 
 def fleet_snapshot(
-    fleet: FleetConfig, *, day: date | None = None, window_s: float = 1.0
+    fleet: FleetConfig,
+    *,
+    day: date | None = None,
+    window_s: float = 1.0,
+    live: LiveFleet | None = None,
+    units: list[UnitRecord] | None = None,
 ) -> FleetSnapshot:
-    """The lab now: what a fleet page shows (a web page may call this as it is)."""
+    """The lab now: what a fleet page shows (a web page may call this as it is). `live`: a
+    subscription kept open (else one is made for `window_s`); `units`: the day's units when
+    the caller has them already (else they are read from PostgreSQL)."""
     snapshot = FleetSnapshot(day=day or datetime.now(UTC).date())
     if fleet.mqtt is not None:
         try:
-            statuses, states = live_states(fleet.mqtt, window_s=window_s)
+            statuses, states = (
+                live.copy() if live is not None else live_states(fleet.mqtt, window_s=window_s)
+            )
         except ConnectionError as exc:
             snapshot.problems.append(str(exc))
         else:
@@ -142,7 +180,9 @@ def fleet_snapshot(
                 snapshot.station(station).status = status
             for (station, bay), state in sorted(states.items()):
                 snapshot.station(station).bays[bay] = state
-    if fleet.postgres is not None:
+    if units is not None:
+        snapshot.units = units
+    elif fleet.postgres is not None:
         import psycopg
 
         from rig.fleet.sender import why
@@ -151,11 +191,42 @@ def fleet_snapshot(
             snapshot.units = day_units(fleet.postgres, snapshot.day)
         except (psycopg.Error, OSError) as exc:
             snapshot.problems.append(f"PostgreSQL: {why(exc)}")
-        for station in {u.last.station for u in snapshot.units}:
-            snapshot.station(station).day = tally(
-                u for u in snapshot.units if u.last.station == station
-            )
+    for station in {u.last.station for u in snapshot.units}:
+        snapshot.station(station).day = tally(
+            u for u in snapshot.units if u.last.station == station
+        )
     return snapshot
+
+
+def watch(fleet: FleetConfig, console: Console, *, refresh_s: float = 1.0) -> None:
+    """`rig fleet --watch`: the view kept live until Ctrl-C: the bays as they change (one
+    subscription), the day's units read again every `DAY_REFRESH_S`."""
+    import psycopg
+    from rich.live import Live
+
+    from rig.fleet.sender import why
+
+    live = LiveFleet(fleet.mqtt).open() if fleet.mqtt is not None else None
+    units: list[UnitRecord] = []
+    problems: list[str] = []
+    read_at = float("-inf")
+    try:
+        with Live(console=console, refresh_per_second=4) as screen:
+            while True:
+                today = datetime.now(UTC).date()
+                if fleet.postgres is not None and time.monotonic() - read_at >= DAY_REFRESH_S:
+                    read_at = time.monotonic()
+                    try:
+                        units, problems = day_units(fleet.postgres, today), []
+                    except (psycopg.Error, OSError) as exc:
+                        problems = [f"PostgreSQL: {why(exc)}"]
+                snapshot = fleet_snapshot(fleet, day=today, live=live, units=units)
+                snapshot.problems += problems
+                screen.update(render(snapshot))
+                time.sleep(refresh_s)
+    finally:
+        if live is not None:
+            live.close()
 
 
 def _left(deadline: str | None, now: datetime) -> str:
