@@ -284,3 +284,23 @@ def test_the_password_comes_from_the_environment_only(
     # None at all: the server refuses, and the sender keeps trying (records wait locally).
     with pytest.raises(psycopg.OperationalError, match="password"):
         open_fleet(PostgresSettings(pg_url))
+
+
+def test_a_libpq_service_file_names_the_database(
+    pg_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from psycopg.conninfo import conninfo_to_dict
+
+    params = conninfo_to_dict(pg_url)
+    service = tmp_path / "pg_service.conf"
+    service.write_text(
+        "[lab]\n"
+        + "".join(f"{key}={params[key]}\n" for key in ("host", "port", "user", "dbname"))
+        + f"password={PG_PASSWORD}\n"
+    )
+    monkeypatch.setenv("PGSERVICEFILE", str(service))
+    monkeypatch.delenv("PGPASSWORD")
+    config = parse_config('[fleet]\npostgres = "service=lab"\n', need_bays=False)
+    assert config.fleet.postgres is not None
+    with open_fleet(config.fleet.postgres) as conn:
+        assert conn.execute("SELECT current_database()").fetchone() == (params["dbname"],)
