@@ -270,7 +270,7 @@ class Stages(Progress):
         with self._guard:
             return self._now.get(bay, "")
 
-    def outcome(self, bay: str, outcome: str) -> None:
+    def outcome(self, bay: str, outcome: str, reason: str = "") -> None:
         with self._guard:
             self._now[bay] = "done"
         self._on_outcome(bay, outcome)

@@ -168,7 +168,6 @@ class OutboxSender:
             try:
                 conn = self._connection()
                 batch = self._outbox.take(self._batch_size)
-                self.down = False
                 if batch is None:
                     if time.monotonic() - last_status >= HEARTBEAT_S:
                         self._say_status(conn)
@@ -176,20 +175,21 @@ class OutboxSender:
                     with self._lock:
                         self._idle = True
                         self._lock.notify_all()
-                    self._wait(self._poll_s)
-                    continue
-                self._upload(conn, batch)
-                self._outbox.done(batch)
-                self.sent_entries += batch.entries
-                self.down = False
-                last_status = time.monotonic()
+                else:
+                    self._upload(conn, batch)
+                    self._outbox.done(batch)
+                    self.sent_entries += batch.entries
+                    last_status = time.monotonic()
+                # The server answered.
+                self.down, backoff_s = False, 1.0
                 if down_since is not None:
                     log.warning(
                         "fleet: PostgreSQL back after %.0f s; uploading the outbox",
                         time.monotonic() - down_since,
                     )
                     down_since = None
-                backoff_s = 1.0
+                if batch is None:
+                    self._wait(self._poll_s)
             except (psycopg.Error, OSError) as exc:
                 self.failures += 1
                 self.last_error = why(exc)
