@@ -11,7 +11,6 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
 from typing import Any
 
@@ -245,12 +244,11 @@ def test_a_broker_that_comes_later_gets_every_bay_as_it_is_then(tmp_path: Path) 
     settings = MqttSettings("127.0.0.1", broker.port)
     publisher = LivePublisher(settings, station="late-1", bays=["A"], progress=progress).start()
     try:
-        # The broker is down: the bay goes on, nothing waits.
-        started = time.monotonic()
+        # The broker is down: the bay goes on (how long a stage takes then is benchmark 7).
         progress.stage("A", "holding", clock.monotonic() + 18)
         progress.unit("A", "AAWRJ12345678")
         progress.stage("A", "waiting for boot", clock.monotonic() + 120)
-        assert time.monotonic() - started < 5  # generous: only proves nothing blocked on it
+        assert not publisher.connected.is_set()
         broker.start()
         assert publisher.connected.wait(60)
         got = retained(broker, topics.bay_state("late-1", "A"))
