@@ -189,3 +189,22 @@ def test_rig_reset_feeds_the_outbox_and_uploads_it_at_its_end(
     assert steps == (len(job["steps"]),)
     with Outbox(tmp_path / "records") as outbox:
         assert outbox.backlog().pending == 0
+
+
+def test_the_fleet_demo_runs_a_lab_of_two_rigs() -> None:
+    import subprocess
+    import sys
+
+    script = Path(__file__).resolve().parent.parent / "scripts" / "fleet_demo.py"
+    done = subprocess.run(
+        [sys.executable, str(script)], capture_output=True, text=True, timeout=110
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    report = done.stdout.split("$ rig report --fleet", 1)[1]
+    rows = list(csv.DictReader(io.StringIO(report.strip().split("\n\n")[0])))
+    assert sorted((r["station"], r["bay"], r["outcome"]) for r in rows) == [
+        ("bench-1", "A", "reset_verified"),
+        ("bench-1", "B", "reset_verified"),
+        ("bench-2", "A", "reset_verified"),
+        ("bench-2", "B", "reset_verified"),
+    ]
