@@ -208,3 +208,27 @@ def test_the_fleet_demo_runs_a_lab_of_two_rigs() -> None:
         ("bench-2", "A", "reset_verified"),
         ("bench-2", "B", "reset_verified"),
     ]
+
+
+def test_a_password_variable_named_but_not_set_stops_rig_run_at_start(
+    tmp_path: Path,
+    pins: MockFactory,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    path = tmp_path / "rig.toml"
+    path.write_text(
+        f'[station]\nname = "solo"\ndata_dir = "{tmp_path / "records"}"\n'
+        '[[bays]]\nname = "A"\npower = { gpio = 17 }\npresser = { gpio = 27 }\n'
+        'verify = "manual"\n'
+        '[fleet]\npostgres = "postgresql://rig@127.0.0.1:5/lab"\n'
+        'postgres_password_env = "NOT_SET_ANYWHERE"\n'
+    )
+    monkeypatch.delenv("NOT_SET_ANYWHERE", raising=False)
+    monkeypatch.setattr("sys.stdin", io.StringIO(""))
+    assert main(["run", "--config", str(path)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1] == (
+        f"rig: error: {path}: fleet.postgres_password_env: the environment variable"
+        " NOT_SET_ANYWHERE is not set"
+    )
