@@ -304,3 +304,25 @@ def test_a_libpq_service_file_names_the_database(
     assert config.fleet.postgres is not None
     with open_fleet(config.fleet.postgres) as conn:
         assert conn.execute("SELECT current_database()").fetchone() == (params["dbname"],)
+
+
+def test_a_rig_alone_keeps_no_outbox_and_brings_its_history_when_it_joins(
+    pg_url: str, pins: MockFactory, clock: FakeClock, tmp_path: Path
+) -> None:
+    from rig.fleet.link import fleet_link
+    from rig.progress import Progress
+
+    alone = parse_config('[station]\nname = "bench-1"\n', need_bays=False)
+    for _ in range(2):  # two runs of a rig with no fleet
+        with RecordStore(tmp_path) as store, fleet_link(alone, tmp_path, Progress(clock)):
+            record_units(store, pins, clock, 2, station="bench-1")
+        with fleet_link(alone, tmp_path, Progress(clock)), Outbox(tmp_path) as outbox:
+            assert outbox.backlog().pending == 0  # let go at the start of the next run
+    joined = parse_config(
+        f'[station]\nname = "bench-1"\n[fleet]\npostgres = "{pg_url}"\n', need_bays=False
+    )
+    with fleet_link(joined, tmp_path, Progress(clock)) as link:
+        assert link.sender is not None and link.sender.flush(30, patient=True)
+    jobs, steps = local_rows(tmp_path)
+    assert len(jobs) == 4
+    assert fleet_rows(pg_url, "bench-1") == (jobs, steps, 0)

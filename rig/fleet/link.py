@@ -52,12 +52,16 @@ def fleet_link(
 ) -> Iterator[FleetLink]:
     """The fleet of `config` for one run (records in `data_dir`, already opened by the
     session); at the end, up to `flush_s` to upload what waits while the server answers."""
+    from rig.fleet.outbox import Outbox
+
     fleet = config.fleet
+    if fleet.postgres is None:
+        with Outbox(data_dir) as outbox:
+            outbox.set_aside()  # nobody would send it: no outbox grows on a rig alone
     if not fleet.enabled:
         yield FleetLink()
         return
     from rig.fleet.live import LivePublisher
-    from rig.fleet.outbox import Outbox
     from rig.fleet.sender import OutboxSender
     from rig.fleet.settings import check_topic_names
 
@@ -70,7 +74,9 @@ def fleet_link(
         fleet.mqtt.password()
     try:
         if fleet.postgres is not None:
-            sender = OutboxSender(fleet.postgres, Outbox(data_dir), station=station).start()
+            outbox = Outbox(data_dir)
+            outbox.requeue_if_set_aside()  # back in a fleet: the history it let go, again
+            sender = OutboxSender(fleet.postgres, outbox, station=station).start()
         if fleet.mqtt is not None:
             publisher = LivePublisher(
                 fleet.mqtt, station=station, bays=[b.name for b in config.bays], progress=progress

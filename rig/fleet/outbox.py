@@ -153,6 +153,43 @@ class Outbox:
         with self._lock:
             self._db.execute("DELETE FROM outbox WHERE id <= ?", (batch.last_id,))
 
+    # A rig not in a fleet would keep its outbox growing for nobody: at each run it empties it
+    # and notes that its history is to be queued again if it ever joins one (sending a row
+    # twice is harmless: the upload is an upsert), so joining later still brings every record.
+    _REQUEUE = "CREATE TABLE IF NOT EXISTS outbox_requeue (since_wall REAL NOT NULL)"
+
+    def set_aside(self) -> None:
+        """No fleet: let the entries go, and note that the history is to be queued again."""
+        with self._lock, self._db:
+            self._db.execute("BEGIN IMMEDIATE")
+            self._db.execute(self._REQUEUE)
+            self._db.execute("DELETE FROM outbox")
+            if self._db.execute("SELECT count(*) FROM outbox_requeue").fetchone()[0] == 0:
+                self._db.execute(
+                    "INSERT INTO outbox_requeue (since_wall)"
+                    " VALUES ((julianday('now') - 2440587.5) * 86400.0)"
+                )
+
+    def requeue_if_set_aside(self) -> int:
+        """In a fleet again: queue every job and step if entries were let go; how many."""
+        with self._lock, self._db:
+            self._db.execute("BEGIN IMMEDIATE")
+            self._db.execute(self._REQUEUE)
+            if self._db.execute("SELECT count(*) FROM outbox_requeue").fetchone()[0] == 0:
+                return 0
+            now = "(julianday('now') - 2440587.5) * 86400.0"
+            self._db.execute("DELETE FROM outbox")  # all of it is queued again, in order
+            jobs = self._db.execute(
+                f"INSERT INTO outbox (kind, ref, queued_wall) SELECT 'job', id, {now}"
+                " FROM jobs ORDER BY id"
+            ).rowcount
+            steps = self._db.execute(
+                f"INSERT INTO outbox (kind, ref, queued_wall) SELECT 'step', id, {now}"
+                " FROM steps ORDER BY id"
+            ).rowcount
+            self._db.execute("DELETE FROM outbox_requeue")
+            return int(jobs + steps)
+
     def backlog(self, after_id: int = 0) -> Backlog:
         """What waits (after entry `after_id`: behind a batch being sent)."""
         with self._lock:
