@@ -49,9 +49,11 @@ def fleet_link(
     *,
     unit_listeners: list[UnitListener] | None = None,
     flush_s: float = 5.0,
+    live: bool = True,
 ) -> Iterator[FleetLink]:
     """The fleet of `config` for one run (records in `data_dir`, already opened by the
-    session); at the end, up to `flush_s` to upload what waits while the server answers."""
+    session); at the end, up to `flush_s` to upload what waits while the server answers.
+    `live=False`: records only (a software reset has no bay to show on MQTT)."""
     from rig.fleet.outbox import Outbox
 
     fleet = config.fleet
@@ -69,17 +71,18 @@ def fleet_link(
     sender = publisher = None
     if fleet.postgres is not None:
         fleet.postgres.connect_kwargs()  # a password variable named but not set: say it now
-    if fleet.mqtt is not None:
+    mqtt = fleet.mqtt if live else None
+    if mqtt is not None:
         check_topic_names(station, [b.name for b in config.bays], config.source)
-        fleet.mqtt.password()
+        mqtt.password()
     try:
         if fleet.postgres is not None:
             outbox = Outbox(data_dir)
             outbox.requeue_if_set_aside()  # back in a fleet: the history it let go, again
             sender = OutboxSender(fleet.postgres, outbox, station=station).start()
-        if fleet.mqtt is not None:
+        if mqtt is not None:
             publisher = LivePublisher(
-                fleet.mqtt, station=station, bays=[b.name for b in config.bays], progress=progress
+                mqtt, station=station, bays=[b.name for b in config.bays], progress=progress
             ).start()
         link = FleetLink(sender, publisher)
         if unit_listeners is not None:
