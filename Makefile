@@ -28,7 +28,20 @@ $(CHROMIUM):
 	@if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium
 
-test: $(STAMP) $(if $(wildcard firmware/package.json),$(NODE_STAMP)) $(CHROMIUM)
+# The fleet's tests run a real PostgreSQL and a real Mosquitto, started by the tests themselves
+# on 127.0.0.1 (tests/servers.py: initdb and postgres in a temp dir, `mosquitto -p PORT`): only
+# Debian's programs are needed, never the packages' own cluster or services. Debian keeps the
+# server in /usr/lib/postgresql/<version>/bin; before it is installed the path is a stand-in.
+POSTGRES  := $(or $(lastword $(wildcard /usr/lib/postgresql/*/bin/postgres)),/usr/lib/postgresql/0/bin/postgres)
+# openssl makes the certificates of the TLS broker test.
+MOSQUITTO := /usr/sbin/mosquitto
+OPENSSL   := /usr/bin/openssl
+$(POSTGRES) $(MOSQUITTO) $(OPENSSL) &:
+	@if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+	  $$SUDO apt-get install -y -qq postgresql mosquitto openssl
+
+test: $(STAMP) $(if $(wildcard firmware/package.json),$(NODE_STAMP)) $(CHROMIUM) $(POSTGRES) $(MOSQUITTO) $(OPENSSL)
 	$(BIN)/pytest
 
 lint: $(STAMP)

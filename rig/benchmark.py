@@ -19,6 +19,8 @@ Prints one table per question (no fake clock anywhere):
 9. a switch bay: the cut (SET, read-back, the port leaving deliveringPower) and the power-on
    (SET, read-back, deliveringPower again) through a real SNMP agent (snmpsim on 127.0.0.1),
    against the simulated PSE's own detection time.
+10. the reset's timing with a fleet configured whose PostgreSQL and MQTT broker are away
+   (ports that take a connection and never answer), against no fleet: as ratios.
 
 `--quick` runs small numbers (a smoke test, not figures to quote).
 """
@@ -200,6 +202,9 @@ class StationRun:
     # rest had to be over before the next unit was even identified.
     release_to_press_s: list[float] = field(default_factory=list)
     rest_first_s: list[float] = field(default_factory=list)
+    hold_errors_ms: list[float] = field(default_factory=list)  # applied hold - target
+    spans_s: list[float] = field(default_factory=list)  # each job, identify to safe
+    stop_s: float = 0.0  # the station's stop after its last job ended
 
     @property
     def per_hour(self) -> float:
@@ -244,7 +249,10 @@ def _drain(scans: queue.SimpleQueue[str | None]) -> Iterator[str]:
         yield line
 
 
-def run_station(bays: int, timing: Timing, *, poll_s: float, settle_s: float) -> StationRun:
+def run_station(
+    bays: int, timing: Timing, *, poll_s: float, settle_s: float, fleet: str = ""
+) -> StationRun:
+    """`fleet`: a `[fleet]` table to add to the station's config (section 10)."""
     boards = [SimBoard(channels=4) for _ in range((bays + 3) // 4)]
     for board in boards:
         board.start()
@@ -275,6 +283,7 @@ def run_station(bays: int, timing: Timing, *, poll_s: float, settle_s: float) ->
         boards={f"b{n}": b.port for n, b in enumerate(boards)},
         bays=config_bays,
     )
+    text += fleet
     scans: queue.SimpleQueue[str | None] = queue.SimpleQueue()
     lab = _Lab(cameras, timing.rounds, scans)
     operator: Operator = _Quiet()
@@ -291,6 +300,7 @@ def run_station(bays: int, timing: Timing, *, poll_s: float, settle_s: float) ->
         cpu0 = time.process_time()
         start = time.monotonic()
         station.run()
+        stopped_wall = time.time()
         wall = time.monotonic() - start
         cpu = time.process_time() - cpu0
         with RecordStore(Path(data_dir)) as store:
@@ -310,10 +320,15 @@ def run_station(bays: int, timing: Timing, *, poll_s: float, settle_s: float) ->
         # camera mandate.
         span = steps["safe"]["ended_mono"] - steps["identify"]["started_mono"]
         run.overheads_s.append(span - mandated - _took(steps.get("cooldown")))
+        run.spans_s.append(span)
+        if job["hold_s"] is not None:
+            run.hold_errors_ms.append((job["hold_s"] - timing.hold_s) * 1000)
         back = next((e for e in job["evidence"] if e["check"] == "back"), None)
         if back is not None:
             run.latencies_s.append(back["after_s"] - timing.boot_s)
     _rest_overlap(jobs, run)
+    if jobs:  # the ends of jobs are wall times: the station's stop by the same clock
+        run.stop_s = max(0.0, stopped_wall - max(j["ended_wall"] for j in jobs))
     for camera in cameras.values():
         camera.stop()
     network.stop()
@@ -467,6 +482,7 @@ def main(argv: list[str] | None = None) -> int:
     console.print(table)
     _qa_pass_row(quick=args.quick, poll_s=poll_s, settle_s=settle_s)
     _switch_table(3 if args.quick else 20)
+    fleet_down(timing, poll_s=poll_s, settle_s=settle_s)
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     idle = idle_cpu(3.0 if args.quick else 10.0)
     console.print(f"peak RSS {peak_mb:.0f} MB; station idle CPU {idle * 100:.1f} % of one core")
@@ -547,6 +563,44 @@ def _switch_table(cycles: int) -> None:
     table.add_row("cut: SET, read back, not delivering", *_s(cuts), "-")
     ratio = f"{statistics.median(ons) / detect_s:.2f}"
     table.add_row("power-on: SET, read back, delivering", *_s(ons), ratio)
+
+
+def fleet_down(timing: Timing, *, poll_s: float, settle_s: float) -> None:
+    """10. One bay with no fleet, then with a fleet whose servers are away: listening sockets
+    that never accept (a hung server: the worst case, each connection attempt waits out its
+    timeout). The sender and the publisher keep trying on their own threads meanwhile."""
+    import socket
+
+    silent = [socket.create_server(("127.0.0.1", 0), backlog=1) for _ in range(2)]
+    pg_port, mqtt_port = (s.getsockname()[1] for s in silent)
+    fleet = (
+        f'\n[fleet]\npostgres = "postgresql://rig@127.0.0.1:{pg_port}/lab"\n'
+        f'mqtt = "mqtt://127.0.0.1:{mqtt_port}"\n'
+    )
+    try:
+        alone = run_station(1, timing, poll_s=poll_s, settle_s=settle_s)
+        away = run_station(1, timing, poll_s=poll_s, settle_s=settle_s, fleet=fleet)
+    finally:
+        for sock in silent:
+            sock.close()
+    table = Table(title="10. the reset with the fleet's servers away (one bay)")
+    for column in ("measure", "no fleet", "servers away", "away / none"):
+        table.add_column(column)
+
+    def row(name: str, a: float, b: float, unit: str) -> None:
+        ratio = f"{b / a:.2f}" if a else "-"
+        table.add_row(name, f"{a:.3f} {unit}", f"{b:.3f} {unit}", ratio)
+
+    med = statistics.median
+    row("a unit, identify to safe, median", med(alone.spans_s), med(away.spans_s), "s")
+    row("rig overhead per unit, median", med(alone.overheads_s), med(away.overheads_s), "s")
+    worst = abs(max(alone.hold_errors_ms, key=abs)), abs(max(away.hold_errors_ms, key=abs))
+    # Milliseconds of jitter make a ratio noise: the figure to hold is the 20 ms target.
+    within = "both ≤ 20 ms" if max(worst) <= 20 else "OVER 20 ms"
+    table.add_row("hold error, worst", f"{worst[0]:.3f} ms", f"{worst[1]:.3f} ms", within)
+    table.add_row("units verified", str(alone.verified), str(away.verified), "")
+    # Not a reset's time: at the stop the sender is given a moment to end its attempt.
+    row("station stop after the last unit", alone.stop_s, away.stop_s, "s")
     console.print(table)
 
 

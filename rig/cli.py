@@ -112,6 +112,11 @@ def _parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--output", "-o", type=Path, help="write here instead of stdout")
     p.add_argument("--title", help="the HTML page's title (default: Factory reset report)")
+    p.add_argument(
+        "--fleet",
+        action="store_true",
+        help="every station's records, from the fleet's PostgreSQL ([fleet] postgres)",
+    )
 
     p = sub.add_parser("label", help="a verified unit's label: PNG/PDF, Brother QL or CUPS")
     with_config(p)
@@ -121,6 +126,20 @@ def _parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("status", help="the bays of the config and their last job")
     with_config(p)
+
+    p = sub.add_parser("fleet", help="every station's bays (MQTT) and the day (PostgreSQL)")
+    with_config(p)
+    p.add_argument(
+        "action",
+        nargs="?",
+        choices=("status",),
+        help="status: how far each rig's outbox is behind",
+    )
+    p.add_argument("--json", action="store_true", help="one JSON object on stdout")
+    p.add_argument(
+        "--window-s", type=float, default=1.0, help="listen to MQTT this long (default 1)"
+    )
+    p.add_argument("--watch", action="store_true", help="keep the view live (Ctrl-C ends it)")
 
     p = sub.add_parser("demo", help="a full simulated reset: mock pins and a simulated camera")
     p.add_argument("--data-dir", help="keep the demo's records here (default: a temp dir)")
@@ -385,8 +404,13 @@ def cmd_report(args: argparse.Namespace) -> int:
     from rig.records.report import DEFAULT_TITLE, render_html
 
     since = _since(args.since)
-    with open_records(_data_dir(args), SystemClock()) as store:
-        jobs = store.jobs(since_wall=since)
+    if args.fleet:
+        from rig.fleet.cli import fleet_jobs_for
+
+        jobs = fleet_jobs_for(load_config(args.config, need_bays=False), since_wall=since)
+    else:
+        with open_records(_data_dir(args), SystemClock()) as store:
+            jobs = store.jobs(since_wall=since)
     if args.format == "html":
         text = render_html(
             jobs,
@@ -428,6 +452,21 @@ def cmd_status(args: argparse.Namespace) -> int:
         )
     _stdout_console().print(table)
     return EXIT_OK
+
+
+def cmd_fleet(args: argparse.Namespace) -> int:
+    from rig.fleet.cli import run_fleet
+
+    config = load_config(args.config, need_bays=False)
+    return run_fleet(
+        config,
+        resolve_data_dir(args.data_dir, config),
+        action=args.action,
+        as_json=args.json,
+        window_s=args.window_s,
+        console=_stdout_console(),
+        watch_view=args.watch,
+    )
 
 
 def _stdout_console() -> Console:
@@ -579,6 +618,7 @@ COMMANDS = {
     "report": cmd_report,
     "status": cmd_status,
     "label": cmd_label,
+    "fleet": cmd_fleet,
 }
 
 __all__ = ["main"]

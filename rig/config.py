@@ -19,6 +19,7 @@ from pathlib import Path
 import platformdirs
 
 from rig.errors import ConfigError
+from rig.fleet.settings import FleetConfig, read_fleet
 from rig.hardware.backends import read_power, read_presser
 from rig.hardware.settings import PowerSettings, PresserSettings, Resources, Role
 from rig.labels.names import DEFAULT_MODEL, DEFAULT_SIZE, SIZE_NAMES
@@ -125,6 +126,7 @@ class RigConfig:
     labels: LabelsConfig = field(default_factory=LabelsConfig)
     qa: QaConfig = field(default_factory=QaConfig)  # [qa]: the QA pass's firmware policy
     switches: dict[str, SwitchConfig] = field(default_factory=dict)
+    fleet: FleetConfig = field(default_factory=FleetConfig)  # [fleet]: rig.fleet.settings
 
     def bay(self, name: str) -> BayConfig:
         for bay in self.bays:
@@ -175,12 +177,21 @@ def _read(root: Table, label: str, base_dir: Path, *, need_bays: bool) -> RigCon
     bays = [_bay(t, resources) for t in root.tables("bays")]
     labels = _labels(root.table("labels", None))
     qa = read_qa(root.table("qa", None), base_dir)
+    fleet = read_fleet(root.table("fleet", None), base_dir)
     root.finish()
     if not bays and need_bays:
         raise root.error("bays", "no [[bays]] defined (run `rig init` for an example)")
     _check_bays(root, bays)
     return RigConfig(
-        station, network, boards, bays, source=label, labels=labels, qa=qa, switches=switches
+        station,
+        network,
+        boards,
+        bays,
+        source=label,
+        labels=labels,
+        qa=qa,
+        switches=switches,
+        fleet=fleet,
     )
 
 
@@ -431,6 +442,17 @@ profile = "DS-2CD2143G2-I"         # `rig profiles` lists them
 # model = "QL-820NWB"              # the Brother's model
 # size = "62x29"                   # the media loaded: "62x29" die-cut or "62" continuous
 # url = "http://bench-1.lab:8765"  # the station page (`rig run --web`): the QR code links there
+
+# A fleet of rigs (README "Many rigs"): records to the lab's PostgreSQL, bays live on MQTT.
+# No password here: PGPASSWORD (or a libpq service/password file) and the named variables.
+# [fleet]
+# postgres = "postgresql://rig@db.lab:5432/lab"
+# postgres_password_env = "RIG_PG_PASSWORD"
+# mqtt = "mqtt://broker.lab:1883"          # mqtts://broker.lab:8883 for TLS
+# mqtt_username = "rig"
+# mqtt_password_env = "RIG_MQTT_PASSWORD"
+# home_assistant = true                  # Home Assistant MQTT discovery of the bays
+# mqtt_ca_file = "/etc/rig/lab-ca.pem"   # TLS (an mqtts:// URL): the broker's CA
 
 # A second bay on the same Pi:
 # [[bays]]

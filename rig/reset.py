@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 from rig.clock import Clock
 from rig.config import BayConfig, RigConfig
+from rig.fleet.link import fleet_link
 from rig.hardware.factory import build_bay
 from rig.hardware.gpio import pins_in_use
 from rig.job import JobReport
@@ -59,7 +60,8 @@ def reset_bays(
             qa_run = QaRun(qa, session.network)
         told: set[str] = set()
         progress = progress or Progress(clock)
-        with progress:
+        # [fleet]: the records uploaded (at the end too), the bays live on MQTT (rig.fleet).
+        with progress, fleet_link(config, data_dir, progress, flush_s=10.0) as fleet:
             for bay in bays:
                 hw = build_bay(
                     bay,
@@ -92,6 +94,7 @@ def reset_bays(
                 units.append(reports)
                 last = reports[-1].result.outcome
                 progress.outcome(bay.name, last.value)
+                fleet.unit_done(bay.name, reports)
                 for report in reports:
                     print_report(report, as_json=as_json)
                 if last is Outcome.ABORTED:

@@ -32,6 +32,7 @@ from rig.autostart import WAITING, AutoStart
 from rig.clock import Alarm, Clock, StoppableClock
 from rig.config import BayConfig, RigConfig
 from rig.errors import Aborted, UsageError
+from rig.fleet.link import fleet_link
 from rig.hardware.bay import BayHardware
 from rig.hardware.board import BoardKeeper, BoardLink, board_links
 from rig.hardware.factory import build_bay
@@ -215,7 +216,18 @@ class Station:
             ]
             try:
                 watchdog.start()
-                with self.progress, self._keeping_boards(), self._autostarting(bays, session):
+                with (
+                    self.progress,
+                    self._keeping_boards(),
+                    self._autostarting(bays, session),
+                    # [fleet]: records to PostgreSQL, the bays live on MQTT (rig.fleet).
+                    fleet_link(
+                        self.config,
+                        self.data_dir,
+                        self.progress,
+                        unit_listeners=self.unit_listeners,
+                    ),
+                ):
                     for worker in workers:
                         worker.start()
                     self._read_scans()

@@ -17,6 +17,9 @@ from rig.clock import FakeClock
 from rig.sim.network import SimNetwork
 from tests.fakes import ScriptedOperator
 
+# The fleet's real servers (PostgreSQL, Mosquitto), started only by the tests that use them.
+pytest_plugins = ["tests.fleet_fixtures"]
+
 
 @pytest.fixture
 def clock(monkeypatch: pytest.MonkeyPatch) -> FakeClock:

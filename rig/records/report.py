@@ -36,6 +36,7 @@ from rig.records.units import (
     qa_by_model,
     tally,
     tally_by_model,
+    tally_by_station,
     units_from_jobs,
 )
 
@@ -110,7 +111,14 @@ def _outcome_badge(outcome: str | None) -> str:
     return f'<span class="badge {kind}">{_e(name)}</span>'
 
 
-def _model_table(models: Mapping[str, Tally], total: Tally, caption: str) -> str:
+def _model_table(
+    models: Mapping[str, Tally],
+    total: Tally,
+    caption: str,
+    *,
+    heading: str = "Model",
+    all_label: str = "All models",
+) -> str:
     rows = "".join(
         f"<tr><th scope='row'>{_e(model)}</th><td>{t.done}</td><td>{t.verified}</td>"
         f"<td>{t.not_verified}</td><td class='yield'>{t.yield_text()}</td></tr>"
@@ -118,11 +126,11 @@ def _model_table(models: Mapping[str, Tally], total: Tally, caption: str) -> str
     )
     return (
         f"<table class='models'><caption>{_e(caption)}</caption>"
-        "<thead><tr><th scope='col'>Model</th><th scope='col'>Units done</th>"
+        f"<thead><tr><th scope='col'>{_e(heading)}</th><th scope='col'>Units done</th>"
         "<th scope='col'>Reset verified</th><th scope='col'>Not reset</th>"
         "<th scope='col'>Yield</th></tr></thead>"
         f"<tbody>{rows}</tbody>"
-        f"<tfoot><tr><th scope='row'>All models</th><td>{total.done}</td>"
+        f"<tfoot><tr><th scope='row'>{_e(all_label)}</th><td>{total.done}</td>"
         f"<td>{total.verified}</td><td>{total.not_verified}</td>"
         f"<td class='yield'>{total.yield_text()}</td></tr></tfoot></table>"
     )
@@ -145,6 +153,16 @@ def _figures(t: Tally) -> str:
     return f"<div class='figures'>{cells}</div>"
 
 
+def _station_table(units: Sequence[UnitRecord], caption: str) -> str:
+    """Units per station, when the records are a fleet's (`rig report --fleet`)."""
+    stations = tally_by_station(units)
+    if len(stations) < 2:
+        return ""
+    return _model_table(
+        stations, tally(units), caption, heading="Station", all_label="All stations"
+    )
+
+
 # --- the sections ---------------------------------------------------------------------------
 
 
@@ -156,6 +174,7 @@ def _summary(units: Sequence[UnitRecord]) -> str:
         "<section class='summary'><h2>Summary</h2>",
         _figures(tally(units)),
         _model_table(tally_by_model(units), tally(units), "Yield per model, whole range"),
+        _station_table(units, "Units per station, whole range"),
         "<p class='note'>Yield = reset verified / units done. A unit is every attempt on the"
         " same camera (escalation retries with longer holds count once, with the outcome of"
         " the last attempt) and is dated by its first attempt's start.</p>",
@@ -170,6 +189,7 @@ def _summary(units: Sequence[UnitRecord]) -> str:
             + "<div class='day-body'>"
             + _model_table(tally_by_model(day_units), total, f"Yield per model, {day}")
             + _qa_tables(day_units, str(day))
+            + _station_table(day_units, f"Units per station, {day}")
             + f"<figure>{hourly_chart(day, day_units)}"
             + "<figcaption>Units per hour (UTC)</figcaption></figure></div></section>"
         )

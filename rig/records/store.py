@@ -83,6 +83,20 @@ CREATE TABLE IF NOT EXISTS switch_cuts (
 );
 """
 
+# The transactional outbox of the fleet (rig.fleet): each write of a job or a step queues the
+# row it wrote here, in the same transaction, so the copy in the lab's PostgreSQL can never
+# miss a committed record nor carry one that was rolled back. rig.fleet.sender uploads the
+# rows named (as they are when it sends) in `id` order and deletes the entries it sent.
+_OUTBOX = """
+CREATE TABLE outbox (
+    id     INTEGER PRIMARY KEY AUTOINCREMENT,
+    kind   TEXT NOT NULL,  -- 'job' or 'step': the table of the row to upload
+    ref    INTEGER NOT NULL,  -- its id there
+    queued_wall REAL NOT NULL
+);
+"""
+_NOW_WALL = "(julianday('now') - 2440587.5) * 86400.0"
+
 
 class RecordError(RigError, OSError):
     """The records cannot be written (full disk, read-only, corrupt file)."""
@@ -117,6 +131,7 @@ class RecordStore:
             self._db.executescript(_SCHEMA)
             self._db.executescript(_SWITCH_CUTS)
             self._migrate()
+            self._add_outbox()
             self._db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
         except (OSError, sqlite3.Error) as exc:
             raise RecordError(
@@ -159,6 +174,24 @@ class RecordStore:
         finally:
             self._db.execute("PRAGMA foreign_keys=ON")
 
+    def _add_outbox(self) -> None:
+        """The fleet's outbox; a file from before it queues its whole history once, so a rig
+        joining a fleet brings the records it already has."""
+        tables = {row[0] for row in self._db.execute("SELECT name FROM sqlite_master")}
+        if "outbox" in tables:
+            return
+        with self._db:
+            self._db.execute("BEGIN IMMEDIATE")
+            self._db.execute(_OUTBOX)
+            self._db.execute(
+                "INSERT INTO outbox (kind, ref, queued_wall)"
+                f" SELECT 'job', id, {_NOW_WALL} FROM jobs ORDER BY id"
+            )
+            self._db.execute(
+                "INSERT INTO outbox (kind, ref, queued_wall)"
+                f" SELECT 'step', id, {_NOW_WALL} FROM steps ORDER BY id"
+            )
+
     def close(self) -> None:
         self._db.close()
 
@@ -168,13 +201,32 @@ class RecordStore:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def _write(self, sql: str, params: tuple[Any, ...]) -> int:
+    def _write(
+        self,
+        sql: str,
+        params: tuple[Any, ...],
+        *,
+        outbox: str | None = None,
+        ref: int | None = None,
+    ) -> int:
+        """One statement, and its outbox entry (`outbox` the table it writes, `ref` the row,
+        else the row it inserts) committed with it."""
         with self._lock:
             try:
-                cursor = self._db.execute(sql, params)  # autocommit: one statement, one commit
+                if outbox is None:
+                    cursor = self._db.execute(sql, params)  # autocommit: one statement, one commit
+                    return cursor.lastrowid or 0
+                with self._db:
+                    self._db.execute("BEGIN IMMEDIATE")
+                    cursor = self._db.execute(sql, params)
+                    rowid = cursor.lastrowid or 0
+                    self._db.execute(
+                        f"INSERT INTO outbox (kind, ref, queued_wall) VALUES (?, ?, {_NOW_WALL})",
+                        (outbox, rowid if ref is None else ref),
+                    )
             except sqlite3.Error as exc:
                 raise RecordError(f"records at {self.path}: write failed: {exc}") from None
-            return cursor.lastrowid or 0
+            return rowid
 
     # -- writing -----------------------------------------------------------------------
 
@@ -205,6 +257,7 @@ class RecordStore:
                 wall,
                 _json(asdict(plan)),
             ),
+            outbox="job",
         )
         self._seq[job_id] = 0
         return job_id
@@ -224,6 +277,7 @@ class RecordStore:
                 _json(step.details),
                 step.error,
             ),
+            outbox="step",
         )
 
     def set_unit(self, job_id: int, unit: Unit) -> None:
@@ -240,6 +294,8 @@ class RecordStore:
                 unit.firmware,
                 job_id,
             ),
+            outbox="job",
+            ref=job_id,
         )
 
     def finish_job(self, job_id: int, result: Result, wall: float) -> None:
@@ -257,6 +313,8 @@ class RecordStore:
                 result.qa_check,
                 job_id,
             ),
+            outbox="job",
+            ref=job_id,
         )
 
     def mark_interrupted(self, wall: float) -> list[int]:
@@ -268,6 +326,8 @@ class RecordStore:
                 "UPDATE jobs SET outcome='aborted', reason='interrupted', ended_wall=?"
                 " WHERE id=? AND outcome IS NULL",
                 (wall, job_id),
+                outbox="job",
+                ref=job_id,
             )
         return ids
 

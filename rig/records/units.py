@@ -318,12 +318,14 @@ def units_from_jobs(jobs: Iterable[Mapping[str, Any]]) -> list[UnitRecord]:
     range these jobs were selected by (`--since`), so it belongs to that earlier report.
     """
     jobs = sorted(jobs, key=lambda job: int(job["job_id"]))
-    present = {int(job["job_id"]) for job in jobs}
-    groups: dict[int, list[Attempt]] = {}
-    qa_jobs: dict[int, list[QaRecord]] = {}
+    # Job ids are a station's own: the records of a fleet (rig.fleet) hold the same ids from
+    # every station, and a retry's first attempt (and a unit's QA pass) is at its own station.
+    present = {(job["station"], int(job["job_id"])) for job in jobs}
+    groups: dict[tuple[str, int], list[Attempt]] = {}
+    qa_jobs: dict[tuple[str, int], list[QaRecord]] = {}
     for job in jobs:
         first = job.get("first_job_id")
-        key = int(first) if first is not None else int(job["job_id"])
+        key = (job["station"], int(first) if first is not None else int(job["job_id"]))
         if key not in present:
             continue
         if job.get("procedure") == QA_PROCEDURE:
@@ -416,6 +418,14 @@ def qa_by_model(units: Iterable[UnitRecord]) -> dict[str, QaTally]:
         if unit.qa is not None:
             models.setdefault(unit.model or "unknown model", QaTally()).add(unit)
     return dict(sorted(models.items()))
+
+
+def tally_by_station(units: Iterable[UnitRecord]) -> dict[str, Tally]:
+    """A fleet's units (rig.fleet) by the station that reset them."""
+    stations: dict[str, Tally] = {}
+    for unit in units:
+        stations.setdefault(unit.last.station, Tally()).add(unit)
+    return dict(sorted(stations.items()))
 
 
 def by_day(units: Iterable[UnitRecord]) -> dict[date, list[UnitRecord]]:

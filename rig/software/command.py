@@ -21,6 +21,7 @@ from pathlib import Path
 from rig.clock import Clock, SystemClock
 from rig.config import load_config, resolve_data_dir
 from rig.errors import UsageError
+from rig.fleet.link import fleet_link
 from rig.identity import check_mac, check_serial
 from rig.job import JobReport
 from rig.network.isapi import IsapiClient
@@ -161,6 +162,8 @@ def run(args: argparse.Namespace, *, clock: Clock | None = None) -> int:
             config, [], data_dir, clock=clock, operator=TerminalOperator(), network=True
         ) as session,
         Progress(clock, rows="unit") as progress,
+        # [fleet] postgres: the records uploaded, at the end too (rig.fleet; no bay for MQTT).
+        fleet_link(config, data_dir, progress, flush_s=10.0, live=False),
     ):
         assert session.network is not None
         runner = session.runner(clock)
