@@ -39,7 +39,7 @@ from rig.hardware.factory import build_bay
 from rig.hardware.gpio import pins_in_use
 from rig.hardware.switch import SwitchPowerSwitch
 from rig.identity import check_serial
-from rig.job import JobReport
+from rig.job import JobReport, Result
 from rig.jobs import carry_over_rest, run_unit
 from rig.notify import DEFAULT_GRACE_S, Liveness, Notifier, Party, Watchdog
 from rig.operator import Operator
@@ -62,6 +62,20 @@ def liveness_grace_s(config: RigConfig) -> float:
     judging makes a few HTTP calls of up to `http_timeout_s` each), never under a minute."""
     net = config.network
     return max(DEFAULT_GRACE_S, 4 * net.http_timeout_s + 8 * net.sadp_poll_s + net.settle_s + 10)
+
+
+def unit_outcome(reports: list[JobReport]) -> tuple[Result, str]:
+    """A unit's verdict and its line for the live views: the last reset attempt's outcome, how
+    many attempts it took, and the QA pass's result when there was one
+    (`reset_verified (1 attempt(s)), qa failed: qa_picture`). A QA pass is its own job but not
+    an attempt at the reset: a unit it failed is still reset, and counts as such."""
+    attempts = [r for r in reports if r.result.qa is None] or reports
+    last = attempts[-1].result
+    shown = f"{last.outcome.value} ({len(attempts)} attempt(s))"
+    qa = next((r.result for r in reversed(reports) if r.result.qa is not None), None)
+    if qa is not None:
+        shown += f", qa {qa.qa}" + (f": {qa.qa_check}" if qa.qa_check else "")
+    return last, shown
 
 
 class CutGate:
@@ -381,13 +395,11 @@ class Station:
                 hw.make_safe()
                 self._end_job(bay.name)
                 continue
-            last = reports[-1].result
+            last, shown = unit_outcome(reports)
             with self._lock:
                 self.units.append(reports)
                 self.tally.add(last.outcome)
-            self.progress.outcome(
-                bay.name, f"{last.outcome.value} ({len(reports)} attempt(s))", last.reason
-            )
+            self.progress.outcome(bay.name, shown, last.reason)
             self.progress.summary(self.tally.line(self.clock.monotonic()))
             self._unit_done(bay.name, reports)
             self._end_job(bay.name)

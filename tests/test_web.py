@@ -18,13 +18,15 @@ from PIL import Image
 from rig.clock import FakeClock, SystemClock
 from rig.config import parse_config
 from rig.errors import UsageError
+from rig.job import JobReport, Result, Unit
 from rig.labels.station import LabelPrinter
+from rig.outcomes import Outcome
 from rig.progress import Progress
 from rig.sim.bench import gpio_bay, rig_toml, wire_to_pins
 from rig.sim.camera import CameraSpec, SimCamera
 from rig.sim.network import SimNetwork
-from rig.station import Station
-from rig.web.feed import StationFeed, qa_text
+from rig.station import Station, unit_outcome
+from rig.web.feed import StationFeed, unit_qa
 from rig.web.scans import STOP_LINE, WebScans, check_scan
 from rig.web.serve import WebOption, parse_listen, station_web
 from tests.fakes import ScriptedOperator, wait_until
@@ -357,16 +359,19 @@ def test_the_state_counts_down_on_the_progress_clock(tmp_path: Path) -> None:
     assert state["today"]["units"] == 0
 
 
-def test_qa_results_in_any_shape() -> None:
-    assert qa_text(None) == ""
-    assert qa_text({"outcome": "qa_passed", "reason": "picture ok"}) == "qa_passed (picture ok)"
-    assert "password" not in qa_text({"checked": "picture", "password": "Bench-Secret-1"})
+def test_a_unit_s_qa_result_is_its_qa_pass_s() -> None:
+    def report(job_id: int, qa: str | None = None, check: str | None = None) -> JobReport:
+        result = Result(Outcome.RESET_VERIFIED, "ok", Unit(), 18.0, [], [], qa, check)
+        return JobReport(job_id, "A", result)
 
-    class Result:
-        outcome = "qa_failed"
-        reason = "no picture"
-
-    assert qa_text(Result()) == "qa_failed (no picture)"
+    assert unit_qa([report(1)]) == ""  # no QA pass
+    assert unit_qa([report(1), report(2, "passed")]) == "passed"
+    # A failed pass names its check, even when the bay hard-reset the unit after it.
+    assert unit_qa([report(1), report(2, "failed", "qa_picture"), report(3)]) == (
+        "failed: qa_picture"
+    )
+    line = unit_outcome([report(1), report(2), report(3, "failed", "qa_storage")])[1]
+    assert line == "reset_verified (2 attempt(s)), qa failed: qa_storage"
 
 
 def test_the_command_line_default_is_the_server_s() -> None:
@@ -440,20 +445,19 @@ def test_without_a_printer_the_page_has_no_print_button(live: LiveStation) -> No
 
 
 def test_a_unit_s_qa_result_shows_on_its_bay_when_there_is_one(tmp_path: Path) -> None:
-    from rig.job import JobReport, Result, Unit
-    from rig.outcomes import Outcome
-
     progress = Progress(FakeClock())
     feed = StationFeed(progress, station="lab-1", bays=["A", "B"], data_dir=tmp_path)
     plain = JobReport(1, "B", Result(Outcome.RESET_VERIFIED, "factory state", Unit(), 18.0, [], []))
-    feed.unit_done("B", [plain])  # before the QA pass exists: no `qa` at all
-    with_qa = JobReport(
-        2, "A", Result(Outcome.RESET_VERIFIED, "factory state", Unit(), 18.0, [], [])
+    feed.unit_done("B", [plain])  # a unit with no QA pass
+    reset = JobReport(2, "A", Result(Outcome.RESET_VERIFIED, "factory state", Unit(), 18.0, [], []))
+    qa_pass = JobReport(
+        3,
+        "A",
+        Result(Outcome.RESET_VERIFIED, "restored", Unit(), None, [], [], "failed", "qa_picture"),
     )
-    with_qa.qa = {"outcome": "qa_passed", "reason": "picture, storage"}  # type: ignore[attr-defined]
-    feed.unit_done("A", [with_qa])
+    feed.unit_done("A", [reset, qa_pass])
     qa = {bay["name"]: bay["qa"] for bay in feed.state()["bays"]}
-    assert qa == {"A": "qa_passed (picture, storage)", "B": ""}
+    assert qa == {"A": "failed: qa_picture", "B": ""}
 
 
 def test_the_benchmark_measures_every_change_it_makes() -> None:

@@ -29,31 +29,14 @@ log = logging.getLogger(__name__)
 NOTES_KEPT = 8
 
 
-def qa_text(value: object) -> str:
-    """A unit's QA result as a line, whatever shape it comes in (the QA pass hands on a dict
-    or an object with an outcome, or nothing before it exists)."""
-    if value is None or value == "":
-        return ""
-    if isinstance(value, dict):
-        outcome = value.get("outcome") or value.get("result") or value.get("status")
-        reason = value.get("reason") or ""
-        if outcome is None:
-            return ", ".join(f"{k}: {v}" for k, v in value.items() if k != "password")
-        return f"{outcome} ({reason})" if reason else str(outcome)
-    outcome = getattr(value, "outcome", None)
-    if outcome is not None:
-        outcome = getattr(outcome, "value", outcome)
-        reason = getattr(value, "reason", "")
-        return f"{outcome} ({reason})" if reason else str(outcome)
-    return str(value)
-
-
-def report_qa(report: JobReport) -> str:
-    """The QA result of a finished job, if its JobReport has one (`qa`), else ""."""
-    qa = getattr(report, "qa", None)
-    if qa is None:
-        qa = report.as_json().get("qa")
-    return qa_text(qa)
+def unit_qa(reports: list[JobReport]) -> str:
+    """The unit's QA result (its QA pass is a job of its own among the unit's reports), as
+    the page shows it: "passed", "failed: qa_picture", or "" when the unit had no QA pass."""
+    for report in reversed(reports):
+        if (qa := report.result.qa) is not None:
+            check = report.result.qa_check
+            return f"{qa}: {check}" if check else qa
+    return ""
 
 
 def _midnight_utc(now_wall: float) -> float:
@@ -132,7 +115,7 @@ class StationFeed:
     def unit_done(self, bay: str, reports: list[JobReport]) -> None:
         """`Station.unit_listeners`: the bay's QA result, and today's figures read again."""
         with self._lock:
-            self._qa[bay] = report_qa(reports[-1]) if reports else ""
+            self._qa[bay] = unit_qa(reports)
         self.refresh_records()
 
     def note(self, message: str) -> None:
