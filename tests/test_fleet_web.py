@@ -200,27 +200,40 @@ def test_with_a_token_every_request_without_it_is_refused(
         live.close()
 
 
-def test_the_database_away_leaves_the_live_half_and_says_why(broker: MosquittoBroker) -> None:
-    progress = Progress(FakeClock(wall_start=time.time()))
-    progress.stage("A", "ready")
-    live = publisher(broker, "lab-8", progress)
+def test_servers_away_at_start_leave_a_page_that_says_why_and_recovers() -> None:
+    late = MosquittoBroker(port=free_port())  # not started yet: the broker comes later
     fleet = FleetConfig(
-        postgres=PostgresSettings(f"postgresql://rig@127.0.0.1:{free_port()}/lab"),
-        mqtt=MqttSettings("127.0.0.1", broker.port),
+        postgres=PostgresSettings(f"postgresql://rig@127.0.0.1:{free_port()}/lab"),  # never up
+        mqtt=MqttSettings("127.0.0.1", late.port),
     )
+    seen: list[Any] = []
+    live: LivePublisher | None = None
     try:
         with fleet_web(fleet, WebOption("127.0.0.1", 0, None)) as server:
-            seen: list[Any] = []
+
+            def state() -> dict[str, Any]:
+                seen[:] = [requests.get(server.url + "state", timeout=10).json()]
+                return dict(seen[0])
+
+            problems = state()["problems"]
+            assert any(p.startswith("PostgreSQL: ") for p in problems)
+            assert any(p.startswith(f"MQTT broker 127.0.0.1:{late.port}: ") for p in problems)
+            assert requests.get(server.url + "report", timeout=30).status_code == 503
+
+            late.start()
+            progress = Progress(FakeClock(wall_start=time.time()))
+            progress.stage("A", "ready")
+            live = publisher(late, "lab-8", progress)
 
             def lab8() -> bool:
-                seen[:] = [requests.get(server.url + "state", timeout=10).json()]
-                return any(s["name"] == "lab-8" for s in seen[0]["stations"])
+                return any(s["name"] == "lab-8" for s in state()["stations"])
 
-            assert wait_until(lab8, timeout_s=30, step_s=0.1) is not None
-            assert any(p.startswith("PostgreSQL: ") for p in seen[0]["problems"])
-            assert requests.get(server.url + "report", timeout=30).status_code == 503
+            assert wait_until(lab8, timeout_s=90, step_s=0.2) is not None
+            assert not any(p.startswith("MQTT") for p in seen[0]["problems"])
     finally:
-        live.close()
+        if live is not None:
+            live.close()
+        late.close()
 
 
 def test_the_command_line_default_and_its_checks(

@@ -100,6 +100,21 @@ class LiveFleet:
             raise ConnectionError(f"{where}: {self._failed[0] if self._failed else 'no answer'}")
         return self
 
+    def start(self) -> LiveFleet:
+        """As `open()`, without waiting for the broker: paho connects, and reconnects, in the
+        background (a view that runs for hours starts with the broker away too); `problem()`
+        says why there is nothing yet."""
+        self._client.connect_async(self._settings.host, self._settings.port, keepalive=10)
+        self._client.loop_start()
+        return self
+
+    def problem(self) -> str | None:
+        """While the broker is away (or refuses us), why: the bays are as last heard."""
+        if self._client.is_connected():
+            return None
+        why = self._failed[-1] if self._failed else "not connected"
+        return f"{self.where}: {why}, reconnecting: bays as last heard"
+
     def close(self) -> None:
         self._client.disconnect()
         self._client.loop_stop()
@@ -114,12 +129,6 @@ class LiveFleet:
         with self._lock:
             return dict(self.statuses), dict(self.states)
 
-    @property
-    def connected(self) -> bool:
-        """False while the broker is away (paho reconnects and subscribes again by itself):
-        what the view shows then is as it was last heard."""
-        return bool(self._client.is_connected())
-
     def listen(self, callback: Callable[[], None]) -> None:
         """`callback()` after every status or bay that changed, and when the broker goes or
         comes back; from paho's network thread, so it must not block."""
@@ -133,7 +142,9 @@ class LiveFleet:
         if reason.is_failure:
             self._failed.append(str(reason))
             self._subscribed.set()
+            self._changed()
             return
+        self._failed.clear()
         c.subscribe([(topics.ALL_STATUS, 1), (topics.ALL_STATES, 1)])
 
     def _on_subscribe(self, *args: Any) -> None:

@@ -25,6 +25,7 @@ import logging
 import threading
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from datetime import UTC, date, datetime
 from importlib import resources
 from typing import Any
@@ -158,10 +159,14 @@ class FleetFeed:
         """Everything the page shows, now."""
         with self._lock:
             day, units, problems = self._day, list(self._units), list(self._problems)
-        snapshot = fleet_snapshot(self.fleet, day=day, live=self.live, units=units)
+        # Never a server asked from here (this runs on the event loop): the bays are the
+        # subscription's, the units the last read's.
+        fleet = self.fleet if self.live is not None else replace(self.fleet, mqtt=None)
+        snapshot = fleet_snapshot(fleet, day=day, live=self.live, units=units)
         snapshot.problems += problems
-        if self.live is not None and not self.live.connected:
-            snapshot.problems.append(f"{self.live.where}: away, reconnecting: bays as last heard")
+        problem = self.live.problem() if self.live is not None else None
+        if problem is not None:
+            snapshot.problems.append(problem)
         now = self._wall()
         stations = []
         for name, view in sorted(snapshot.stations.items()):
@@ -281,7 +286,8 @@ def make_fleet_app(feed: FleetFeed, *, token: str | None = None) -> ASGIApp:
 @contextmanager
 def fleet_web(fleet: FleetConfig, option: WebOption) -> Iterator[WebServer]:
     """The fleet page, served while the block runs (one MQTT subscription for every page)."""
-    live = LiveFleet(fleet.mqtt).open() if fleet.mqtt is not None else None
+    # Not waiting for the broker: a page up before it shows why its bays are missing.
+    live = LiveFleet(fleet.mqtt).start() if fleet.mqtt is not None else None
     feed = FleetFeed(fleet, live=live)
     server: WebServer | None = None
     try:
