@@ -137,6 +137,8 @@ def test_the_page_shows_every_station_live_and_the_day_from_postgres(
             report = requests.get(server.url + "report?station=lab-2", timeout=30)
             assert report.status_code == 200 and "id='certificate-1'" in report.text
             assert "lab-1" not in report.text  # that station's only: its anchors are its own
+            # On the phone only the units' table scrolls sideways, in its own box.
+            assert page.evaluate("document.documentElement.scrollWidth") <= 390
             models = page.locator("#models tbody tr")
             assert models.count() >= 1 and "3" in models.first.inner_text()
 
