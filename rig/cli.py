@@ -140,6 +140,13 @@ def _parser() -> argparse.ArgumentParser:
         "--window-s", type=float, default=1.0, help="listen to MQTT this long (default 1)"
     )
     p.add_argument("--watch", action="store_true", help="keep the view live (Ctrl-C ends it)")
+    p.add_argument(
+        "--web",
+        nargs="?",
+        const="127.0.0.1:8766",
+        metavar="ADDR:PORT",
+        help="the same view, live in a browser (default 127.0.0.1:8766; Ctrl-C ends it)",
+    )
 
     p = sub.add_parser("demo", help="a full simulated reset: mock pins and a simulated camera")
     p.add_argument("--data-dir", help="keep the demo's records here (default: a temp dir)")
@@ -466,6 +473,7 @@ def cmd_fleet(args: argparse.Namespace) -> int:
         window_s=args.window_s,
         console=_stdout_console(),
         watch_view=args.watch,
+        web=args.web,
     )
 
 

@@ -51,6 +51,7 @@ def run_fleet(
     window_s: float,
     console: Console,
     watch_view: bool = False,
+    web: str | None = None,
 ) -> int:
     from rig.fleet.view import backlog_report, fleet_snapshot, render, render_backlog, watch
 
@@ -65,6 +66,8 @@ def run_fleet(
         else:
             console.print(render_backlog(report))
         return EXIT_FAILED if report.problems else EXIT_OK
+    if web is not None:
+        return _serve_web(config, web, action=action, as_json=as_json, watch_view=watch_view)
     if watch_view:
         with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C is how a watch ends
             watch(config.fleet, console)
@@ -75,6 +78,21 @@ def run_fleet(
     else:
         console.print(render(snapshot))
     return EXIT_FAILED if snapshot.problems else EXIT_OK
+
+
+def _serve_web(
+    config: RigConfig, listen: str, *, action: str | None, as_json: bool, watch_view: bool
+) -> int:
+    """`rig fleet --web`: the fleet page until Ctrl-C (the address checked first)."""
+    from rig.web.fleet_app import DEFAULT_PORT, serve_fleet
+    from rig.web.serve import WebOption
+
+    if action is not None or as_json or watch_view:
+        raise UsageError("--web: the page is the live view: not with status, --json or --watch")
+    option = WebOption.from_args(listen, default_port=DEFAULT_PORT)
+    with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C is how the page ends
+        serve_fleet(config.fleet, option, tell=lambda line: print(line, flush=True))
+    return EXIT_OK
 
 
 def _backlog_json(report: Any) -> dict[str, Any]:

@@ -12,6 +12,7 @@ import json
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -78,13 +79,17 @@ class LiveFleet:
         self.last_message = time.monotonic()
         self._subscribed = threading.Event()
         self._failed: list[str] = []
+        # Called (from paho's thread) after each change: a web page's stream waits on them.
+        self._listeners: list[Callable[[], None]] = []
+        self.where = f"MQTT broker {settings.host}:{settings.port}"
         self._client = make_client(settings, client_id=f"rig-view-{uuid.uuid4().hex[:8]}")
         self._client.on_connect = self._on_connect
         self._client.on_subscribe = self._on_subscribe
         self._client.on_message = self._on_message
+        self._client.on_disconnect = self._on_disconnect
 
     def open(self, timeout_s: float = 5.0) -> LiveFleet:
-        where = f"MQTT broker {self._settings.host}:{self._settings.port}"
+        where = self.where
         try:
             self._client.connect(self._settings.host, self._settings.port, keepalive=10)
         except OSError as exc:
@@ -94,6 +99,21 @@ class LiveFleet:
             self.close()
             raise ConnectionError(f"{where}: {self._failed[0] if self._failed else 'no answer'}")
         return self
+
+    def start(self) -> LiveFleet:
+        """As `open()`, without waiting for the broker: paho connects, and reconnects, in the
+        background (a view that runs for hours starts with the broker away too); `problem()`
+        says why there is nothing yet."""
+        self._client.connect_async(self._settings.host, self._settings.port, keepalive=10)
+        self._client.loop_start()
+        return self
+
+    def problem(self) -> str | None:
+        """While the broker is away (or refuses us), why: the bays are as last heard."""
+        if self._client.is_connected():
+            return None
+        why = self._failed[-1] if self._failed else "not connected"
+        return f"{self.where}: {why}, reconnecting: bays as last heard"
 
     def close(self) -> None:
         self._client.disconnect()
@@ -109,16 +129,31 @@ class LiveFleet:
         with self._lock:
             return dict(self.statuses), dict(self.states)
 
+    def listen(self, callback: Callable[[], None]) -> None:
+        """`callback()` after every status or bay that changed, and when the broker goes or
+        comes back; from paho's network thread, so it must not block."""
+        self._listeners.append(callback)
+
+    def _changed(self) -> None:
+        for callback in list(self._listeners):
+            callback()
+
     def _on_connect(self, c: Any, userdata: Any, flags: Any, reason: Any, props: Any) -> None:
         if reason.is_failure:
             self._failed.append(str(reason))
             self._subscribed.set()
+            self._changed()
             return
+        self._failed.clear()
         c.subscribe([(topics.ALL_STATUS, 1), (topics.ALL_STATES, 1)])
 
     def _on_subscribe(self, *args: Any) -> None:
         self.last_message = time.monotonic()
         self._subscribed.set()
+        self._changed()  # (again) subscribed: a page that said "broker away" may say live
+
+    def _on_disconnect(self, *args: Any) -> None:
+        self._changed()
 
     def _on_message(self, c: Any, userdata: Any, message: Any) -> None:
         self.last_message = time.monotonic()
@@ -132,7 +167,8 @@ class LiveFleet:
                 elif bay is not None:
                     self.states.pop((station, bay), None)  # an empty retained: bay removed
         except ValueError:
-            pass  # not one of ours, or not JSON: a view shows what it can read
+            return  # not one of ours, or not JSON: a view shows what it can read
+        self._changed()
 
 
 def live_states(

@@ -64,9 +64,10 @@ PING_S = 10
 class TokenGate:
     """ASGI middleware: with a token, refuse every request that does not carry it."""
 
-    def __init__(self, app: ASGIApp, token: str | None) -> None:
+    def __init__(self, app: ASGIApp, token: str | None, what: str = "this station") -> None:
         self.app = app
         self.token = token or None
+        self.what = what  # what the refusal names: the station page, or the fleet page
 
     def _matches(self, given: str | None) -> bool:
         # compare_digest: how much of a guess matched must not show in the response time.
@@ -104,7 +105,7 @@ class TokenGate:
             await response(scope, receive, send)
             return
         await PlainTextResponse(
-            "rig: refused: this station needs its token (RIG_WEB_TOKEN): "
+            f"rig: refused: {self.what} needs its token (RIG_WEB_TOKEN): "
             "open the page as /?token=TOKEN\n",
             401,
         )(scope, receive, send)

@@ -51,10 +51,13 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-def parse_listen(text: str, where: str = "--web") -> tuple[str, int]:
+def parse_listen(
+    text: str, where: str = "--web", default_port: int = DEFAULT_PORT
+) -> tuple[str, int]:
     """`ADDR:PORT`, `[V6ADDR]:PORT`, `ADDR` or `PORT` -> (host, port); UsageError otherwise."""
     value = text.strip()
-    host, port_text = DEFAULT_HOST, str(DEFAULT_PORT)
+    host, port_text = DEFAULT_HOST, str(default_port)
+    example = f"{DEFAULT_HOST}:{default_port}"
     if value.startswith("["):
         inside, _, rest = value[1:].partition("]")
         host, port_text = inside, rest.removeprefix(":") or port_text
@@ -65,11 +68,11 @@ def parse_listen(text: str, where: str = "--web") -> tuple[str, int]:
     elif value and ":" not in value:
         host = value
     else:
-        raise UsageError(f"{where}: expected ADDR:PORT (e.g. {DEFAULT_LISTEN}), got {text!r}")
+        raise UsageError(f"{where}: expected ADDR:PORT (e.g. {example}), got {text!r}")
     if not port_text.isdigit() or not 0 <= int(port_text) <= 65535:
         raise UsageError(f"{where}: port must be a number 0–65535, got {port_text!r}")
     if not host:
-        raise UsageError(f"{where}: no address in {text!r} (e.g. {DEFAULT_LISTEN})")
+        raise UsageError(f"{where}: no address in {text!r} (e.g. {example})")
     return host, int(port_text)
 
 
@@ -82,9 +85,11 @@ class WebOption:
     token: str | None
 
     @classmethod
-    def from_args(cls, listen: str, env: Mapping[str, str] | None = None) -> WebOption:
+    def from_args(
+        cls, listen: str, env: Mapping[str, str] | None = None, default_port: int = DEFAULT_PORT
+    ) -> WebOption:
         env = os.environ if env is None else env
-        host, port = parse_listen(listen)
+        host, port = parse_listen(listen, default_port=default_port)
         token = env.get(TOKEN_ENV) or None
         if token is not None and len(token) < MIN_TOKEN_CHARS:
             raise UsageError(f"{TOKEN_ENV}: too short: use at least {MIN_TOKEN_CHARS} characters")
