@@ -398,12 +398,14 @@ def _since(value: str | None) -> float | None:
 
 
 def _data_dir(args: argparse.Namespace) -> Path:
-    config = (
-        load_config(args.config, need_bays=False)
-        if args.config.exists() or not args.data_dir
-        else None
-    )
-    return resolve_data_dir(args.data_dir, config)
+    return resolve_data_dir(args.data_dir, _config_if_any(args))
+
+
+def _config_if_any(args: argparse.Namespace) -> RigConfig | None:
+    """The config of a command that can do without one (`rig report --data-dir D`)."""
+    if args.config.exists() or not args.data_dir:
+        return load_config(args.config, need_bays=False)
+    return None
 
 
 def cmd_report(args: argparse.Namespace) -> int:
@@ -416,7 +418,11 @@ def cmd_report(args: argparse.Namespace) -> int:
 
         jobs = fleet_jobs_for(load_config(args.config, need_bays=False), since_wall=since)
     else:
-        with open_records(_data_dir(args), SystemClock()) as store:
+        # With the config, the switch ports a dead rig left cut are enabled first (as at
+        # every command's start that knows the switches).
+        config = _config_if_any(args)
+        data_dir = resolve_data_dir(args.data_dir, config)
+        with open_records(data_dir, SystemClock(), config) as store:
             jobs = store.jobs(since_wall=since)
     if args.format == "html":
         text = render_html(

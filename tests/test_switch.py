@@ -223,8 +223,11 @@ def test_power_off_waits_for_the_port_to_stop_delivering(bench: SwitchBench) -> 
 # -- a rig killed mid-cut -------------------------------------------------------------------------
 
 
+# Any command that knows the switches enables them: a status look or a report is often the
+# first thing run after a Pi came back.
+@pytest.mark.parametrize("command", ["status", "report"])
 def test_a_port_left_cut_by_a_killed_rig_is_enabled_at_the_next_start(
-    bench: SwitchBench, capsys: pytest.CaptureFixture[str]
+    bench: SwitchBench, capsys: pytest.CaptureFixture[str], command: str
 ) -> None:
     bench.switch({PORT: [MAC]})
     bench.camera(1)
@@ -253,7 +256,7 @@ def test_a_port_left_cut_by_a_killed_rig_is_enabled_at_the_next_start(
     with RecordStore(bench.tmp_path / "records") as store:
         assert [r["port"] for r in store.ports_left_cut()] == [PORT]
     capsys.readouterr()
-    assert main(["status", "--config", str(path)]) == 0
+    assert main([command, "--config", str(path)]) == 0
     assert bench.admin() == 1
     with RecordStore(bench.tmp_path / "records") as store:
         assert store.ports_left_cut() == []
