@@ -183,7 +183,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--window-s", type=float, default=2.0, help="listen this long (default 2)")
     p.add_argument("--json", action="store_true", help="one JSON object per unit")
 
-    p = sub.add_parser("doctor", help="check the station: config, pins, boards, network, disk")
+    p = sub.add_parser(
+        "doctor", help="check the station: config, pins, boards, switches, network, disk, fleet"
+    )
     with_config(p)
     p.add_argument("--json", action="store_true", help="one JSON object per check on stdout")
 

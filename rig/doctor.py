@@ -1,8 +1,9 @@
 """`rig doctor`: is this station ready? One line per check, a pass or what to do about it.
 
 A technician runs it after wiring and after every change. Each check is a small function that
-returns a `Check`; `iter_checks` runs them in order (config, pins, boards, camera NIC, SADP,
-records, clock, the solenoids' rest) and `run_checks` collects them. The edges it touches
+returns a `Check`; `iter_checks` runs them in order (config, pins, boards, PoE switches, camera
+NIC, SADP, records, clock, the solenoids' rest, the fleet's servers) and `run_checks` collects
+them. The edges it touches
 (sysfs, timedatectl, the wall clock, the disk, the kernel's lock table) are parameters, so the
 tests drive every line on loopback.
 
@@ -10,11 +11,15 @@ Doctor may run beside a running station. It never takes the data directory's loc
 (`station.lock`) and never moves an actuator: it opens a board only to ask HELLO (the board's
 SAFE at close changes nothing on an idle board), and not at all while a station holds the
 records (seen in /proc/locks, without opening the lock file) or another process has its port
-open (/proc/PID/fd): a second reader on a station's port would steal its answers.
+open (/proc/PID/fd): a second reader on a station's port would steal its answers. A switch
+is only read (SNMP GETs, never a SET); the fleet's PostgreSQL is read in read-only
+transactions, and its MQTT broker sees a client of doctor's own (never the station's id, whose
+takeover would drop the station and fire its last will).
 """
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import shutil
@@ -26,13 +31,22 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
+from functools import partial
 from pathlib import Path
 from typing import Any, NamedTuple
 
 import serial
 
-from rig.config import BoardConfig, NetworkConfig, RigConfig, load_config, resolve_data_dir
+from rig.config import (
+    BoardConfig,
+    NetworkConfig,
+    RigConfig,
+    SwitchConfig,
+    load_config,
+    resolve_data_dir,
+)
 from rig.errors import ConfigError, HardwareFault, NetworkError, RigError
+from rig.fleet.settings import MqttSettings, PostgresSettings
 from rig.hardware.board import ANSWER_TIMEOUT_S, PROTOCOL_VERSION, BoardChannel, BoardLink
 from rig.hardware.gpio import (
     GpioPower,
@@ -40,6 +54,7 @@ from rig.hardware.gpio import (
     describe_pin_factory,
     resolved_pin_factory,
 )
+from rig.hardware.switch import SwitchPool, SwitchPort
 from rig.network.sadp import SadpClient, SadpReply
 from rig.records.lock import LOCK_NAME
 from rig.records.store import DB_NAME, RecordStore
@@ -353,6 +368,258 @@ def _command(pid: Path) -> str:
         return "?"
 
 
+# -- 4. the PoE switches ----------------------------------------------------------------------
+
+SYS_DESCR = (1, 3, 6, 1, 2, 1, 1, 1, 0)
+
+
+def switch_bays(config: RigConfig) -> dict[str, list[tuple[str, SwitchPort]]]:
+    """Per `[switches.NAME]`, the bays its ports power (bay name, port)."""
+    used: dict[str, list[tuple[str, SwitchPort]]] = {name: [] for name in config.switches}
+    for bay in config.bays:
+        if isinstance(bay.power, SwitchPort):
+            used.setdefault(bay.power.switch, []).append((bay.name, bay.power))
+    return used
+
+
+def check_switch(switch: SwitchConfig, bays: Sequence[tuple[str, SwitchPort]] = ()) -> Check:
+    """The agent answers one GET (sysDescr), then the PoE row of each port a bay uses (admin
+    flag, detection status). Only GETs: nothing is switched. The community and keys are never
+    in the line or the details (`Credentials.describe` names the version and user only)."""
+    from rig.network.snmp import SnmpError  # pysnmp: loaded only when a switch is configured
+
+    where = f"switch {switch.name} ({switch.host}:{switch.port})"
+    with SwitchPool({switch.name: switch}) as pool:
+        client = pool.client(switch.name)
+        auth = client.credentials.describe()
+        details: dict[str, Any] = {
+            "switch": switch.name,
+            "agent": client.where,
+            "auth": auth,
+            "vendor": switch.vendor,
+        }
+        try:
+            descr = client.get([SYS_DESCR])[SYS_DESCR]
+        except SnmpError as exc:
+            message = f"{where}: {_strip_switch(str(exc), switch.name)}"
+            return Check("switch", Status.FAIL, message, details)
+        text = descr.decode("utf-8", "replace") if isinstance(descr, bytes) else str(descr or "")
+        details["sys_descr"] = text.strip()
+        try:
+            poe = pool.poe(switch.name)
+        except SnmpError as exc:  # a vendor the rig does not speak yet
+            message = f"{where}: answers, but {_strip_switch(str(exc), switch.name)}"
+            return Check("switch", Status.FAIL, message, details)
+        ports: list[dict[str, Any]] = []
+        details["ports"] = ports
+        seen: list[str] = []
+        off: list[str] = []
+        for bay, port in bays:
+            at = f"port {port.port if port.group == 1 else f'{port.group}/{port.port}'}"
+            try:
+                state = poe.state(port.group, port.port)
+            except SnmpError as exc:
+                reason = _strip_switch(str(exc), switch.name)
+                reason = reason.removeprefix(f"{switch.name} {at}: ")
+                message = f"{where}: {at} (bay {bay}): {reason}"
+                return Check("switch", Status.FAIL, message, details)
+            ports.append(
+                {
+                    "bay": bay,
+                    "group": port.group,
+                    "port": port.port,
+                    "admin_on": state.admin_on,
+                    "detection": state.detection,
+                    "power_class": state.power_class,
+                }
+            )
+            seen.append(
+                f"{at} (bay {bay}) admin {'on' if state.admin_on else 'OFF'}, {state.detection}"
+            )
+            if not state.admin_on:
+                off.append(f"{at} (bay {bay})")
+    summary = "; ".join(seen) if seen else "answers; no bay is powered by it"
+    message = f"{where}: {summary}"
+    if off:
+        message += (
+            f": PoE disabled on {', '.join(off)}: a running station mid-cut, or left cut"
+            " (the next rig command enables it)"
+        )
+        return Check("switch", Status.WARN, message, details)
+    return Check("switch", Status.PASS, message, details)
+
+
+def _strip_switch(text: str, name: str) -> str:
+    return text.removeprefix(f"switch {name}: ")
+
+
+# -- 4b. the fleet servers -------------------------------------------------------------------
+
+#: libpq's connect_timeout has a floor of 2 s.
+FLEET_TIMEOUT_S = 3.0
+
+
+def check_fleet(
+    config: RigConfig, data_dir: Path, *, timeout_s: float = FLEET_TIMEOUT_S
+) -> list[Check]:
+    """`[fleet]`: the PostgreSQL (reachable, the `rig` schema's version) with this rig's outbox
+    backlog, and the MQTT broker (connect, disconnect). SKIP lines for what is not set."""
+    fleet = config.fleet
+    if not fleet.enabled:
+        message = "fleet: not configured (no [fleet]): records stay in this rig's SQLite file"
+        return [Check("fleet", Status.SKIP, message)]
+    checks = []
+    postgres = fleet.postgres
+    if postgres is None:
+        checks.append(Check("fleet", Status.SKIP, "fleet database: not configured"))
+    else:
+        checks.append(_guarded("fleet", lambda: check_fleet_db(postgres, data_dir, timeout_s)))
+    if fleet.mqtt is None:
+        checks.append(Check("fleet", Status.SKIP, "fleet MQTT: not configured"))
+    else:
+        mqtt = fleet.mqtt
+        checks.append(
+            _guarded("fleet", lambda: check_fleet_mqtt(mqtt, config.station.name, timeout_s))
+        )
+    return checks
+
+
+def outbox_backlog(data_dir: Path) -> tuple[int, float | None] | None:
+    """What waits in the records' outbox (read-only: the file is opened mode=ro, so it is
+    never made). None with no records yet."""
+    import sqlite3
+
+    path = data_dir / DB_NAME
+    if not path.exists():
+        return None
+    db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=2.0)
+    try:
+        row = db.execute("SELECT count(*), min(queued_wall) FROM outbox").fetchone()
+    finally:
+        db.close()
+    return int(row[0]), row[1]
+
+
+def _db_label(conninfo: str) -> str:
+    from psycopg.conninfo import conninfo_to_dict
+
+    params = conninfo_to_dict(conninfo)
+    if "service" in params and "host" not in params:
+        return f"service={params['service']}"
+    user = f"{params['user']}@" if params.get("user") else ""
+    port = f":{params['port']}" if params.get("port") else ""
+    db = f"/{params['dbname']}" if params.get("dbname") else ""
+    return f"{user}{params.get('host', 'localhost')}{port}{db}"
+
+
+def check_fleet_db(
+    settings: PostgresSettings,
+    data_dir: Path,
+    timeout_s: float = FLEET_TIMEOUT_S,
+    now: Callable[[], float] = time.time,
+) -> Check:
+    import psycopg
+
+    from rig.fleet.schema import VERSION
+    from rig.fleet.sender import why
+
+    where = f"fleet database {_db_label(settings.conninfo)}"
+    details: dict[str, Any] = {"database": _db_label(settings.conninfo), "rig_schema": VERSION}
+    try:
+        backlog = outbox_backlog(data_dir)
+    except Exception as exc:  # sqlite3.Error: an old or damaged records file
+        backlog, outbox = None, f"outbox not read ({exc})"
+    else:
+        if backlog is None:
+            outbox = "no records yet"
+        else:
+            pending, oldest = backlog
+            details.update(outbox_pending=pending, outbox_oldest_wall=oldest)
+            age = f" (oldest {_age(now() - oldest)})" if pending and oldest is not None else ""
+            outbox = f"outbox {pending} waiting{age}"
+    try:
+        with psycopg.connect(
+            settings.conninfo,
+            connect_timeout=max(2, round(timeout_s)),
+            application_name="rig doctor",
+            autocommit=True,
+            **settings.connect_kwargs(),
+        ) as conn:
+            conn.execute("SET default_transaction_read_only = on")  # doctor only reads
+            row = conn.execute("SELECT to_regclass('rig.schema_version')").fetchone()
+            version: int | None = None
+            if row is not None and row[0] is not None:
+                got = conn.execute("SELECT max(version) FROM rig.schema_version").fetchone()
+                version = int(got[0]) if got and got[0] is not None else 0
+    except ConfigError as exc:
+        return Check("fleet", Status.FAIL, f"{where}: {exc}; {outbox}", details)
+    except psycopg.Error as exc:
+        message = f"{where}: unreachable ({why(exc)}); {outbox}"
+        return Check("fleet", Status.FAIL, message, details)
+    details["schema"] = version
+    if version is None or version == 0:
+        schema = "no rig schema yet: it will be created at the first upload"
+    elif version > VERSION:
+        message = f"{where}: schema {version}, this rig knows {VERSION}: upgrade this rig; {outbox}"
+        return Check("fleet", Status.FAIL, message, details)
+    elif version < VERSION:
+        schema = f"rig schema {version}: migrated to {VERSION} at the first upload"
+    else:
+        schema = f"rig schema {version}"
+    return Check("fleet", Status.PASS, f"{where}: reachable, {schema}; {outbox}", details)
+
+
+def _age(seconds: float) -> str:
+    seconds = max(0.0, seconds)
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    if seconds < 7200:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
+
+
+def check_fleet_mqtt(
+    settings: MqttSettings, station: str, timeout_s: float = FLEET_TIMEOUT_S
+) -> Check:
+    """Connect and disconnect, as a client of its own ("rig-doctor-STATION-PID"): the
+    station's client id is "rig-STATION", and a second client with it would throw the
+    station's session off the broker and fire its last will. No will is set here."""
+    from rig.fleet.live import make_client
+
+    where = f"fleet MQTT {'mqtts' if settings.tls else 'mqtt'}://{settings.host}:{settings.port}"
+    details: dict[str, Any] = {"broker": f"{settings.host}:{settings.port}", "tls": settings.tls}
+    if settings.username is not None:
+        details["username"] = settings.username
+    try:
+        client = make_client(settings, client_id=f"rig-doctor-{station}-{os.getpid()}")
+    except ConfigError as exc:
+        return Check("fleet", Status.FAIL, f"{where}: {exc}", details)
+    answer: list[Any] = []
+    client.on_connect = lambda c, userdata, flags, reason, props: answer.append(reason)
+    client.connect_timeout = timeout_s
+    deadline = time.monotonic() + timeout_s
+    try:
+        client.connect(settings.host, settings.port, keepalive=max(5, round(timeout_s) * 2))
+        while not answer and time.monotonic() < deadline:
+            client.loop(timeout=0.1)
+    except OSError as exc:  # refused, unreachable, TLS (ssl.SSLError is an OSError)
+        reason = exc.strerror or str(exc) or type(exc).__name__
+        return Check("fleet", Status.FAIL, f"{where}: unreachable ({reason})", details)
+    finally:
+        # DISCONNECT: a clean goodbye (no will is set anyway); the loop sends it and closes.
+        with contextlib.suppress(Exception):
+            client.disconnect()
+            client.loop(timeout=0.1)
+    if not answer:
+        message = f"{where}: no CONNACK within {timeout_s:g} s (is it an MQTT broker?)"
+        return Check("fleet", Status.FAIL, message, details)
+    if answer[0].is_failure:
+        message = f"{where}: refused the connection ({answer[0]}): check mqtt_username and"
+        message += " the password's environment variable"
+        return Check("fleet", Status.FAIL, message, details)
+    return Check("fleet", Status.PASS, f"{where}: connected and disconnected", details)
+
+
 # -- 5. the camera NIC and SADP --------------------------------------------------------------
 
 
@@ -638,6 +905,11 @@ def iter_checks(
         except Exception as exc:
             yield _bug("board", exc)
 
+    for name, switch_used in switch_bays(config).items():
+        switch = config.switches.get(name)
+        if switch is not None:
+            yield _guarded("switch", partial(check_switch, switch, switch_used))
+
     iface = config.network.sadp_interface
     nic = None if iface is None else _guarded("nic", lambda: check_interface(iface, sysfs_net))
     if nic is not None:
@@ -653,12 +925,13 @@ def iter_checks(
     if records_check.status is Status.FAIL:
         if config.bays:
             yield Check("rest", Status.SKIP, "solenoid rests: not read: the records are not usable")
-        return
-    try:
-        rests = check_rests(config, records_dir, now)
-    except Exception as exc:
-        rests = [_bug("rest", exc)]
-    yield from rests
+    else:
+        try:
+            rests = check_rests(config, records_dir, now)
+        except Exception as exc:
+            rests = [_bug("rest", exc)]
+        yield from rests
+    yield from _guarded_all("fleet", lambda: check_fleet(config, records_dir))
 
 
 def _guarded(name: str, check: Callable[[], Check]) -> Check:
@@ -667,6 +940,13 @@ def _guarded(name: str, check: Callable[[], Check]) -> Check:
         return check()
     except Exception as exc:
         return _bug(name, exc)
+
+
+def _guarded_all(name: str, checks: Callable[[], list[Check]]) -> list[Check]:
+    try:
+        return checks()
+    except Exception as exc:
+        return [_bug(name, exc)]
 
 
 def _bug(name: str, exc: Exception) -> Check:

@@ -47,6 +47,7 @@ NOW = 1_750_000_000.0  # 2025-06-15 15:06:40 UTC
 FREE = DiskUsage(total=64 * 10**9, used=10**9, free=12_300_000_000)
 FW = load_firmware_module("rigboard").FW_VERSION
 CAMERA = CameraSpec.sample(1)
+NO_FLEET = "fleet: not configured (no [fleet]): records stay in this rig's SQLite file"
 
 
 def synced() -> ClockState:
@@ -163,6 +164,7 @@ def test_every_check_passes_on_a_working_bench(
         "PASS clock: synchronised (timedatectl), 2025-06-15 15:06:40 UTC",
         "PASS bay A: solenoid resting 12.3 s more (from the last press)",
         "PASS bay B: solenoid rested",
+        f"SKIP {NO_FLEET}",
     ]
     sadp = next(c for c in checks if c.check == "sadp")
     assert sadp.details["units"] == [
@@ -175,7 +177,7 @@ def test_every_check_passes_on_a_working_bench(
 def test_no_gpio_bay_no_pins_line_and_no_bays_is_a_warning(bench: Bench) -> None:
     bench.write(bays=[])
     checks = bench.run()
-    assert [c.check for c in checks] == ["config", "board", "sadp", "records", "clock"]
+    assert [c.check for c in checks] == ["config", "board", "sadp", "records", "clock", "fleet"]
     assert checks[0].line() == (
         f"WARN config {bench.path}: station sim, 0 bay(s), 1 board(s): no [[bays]] yet, add one"
         " to reset units (`rig init` has examples)"
@@ -447,11 +449,12 @@ def test_sadp_probe_that_cannot_be_sent(empty_network: SimNetwork) -> None:
 def test_records_directory_unwritable(bench: Bench, pins: MockFactory) -> None:
     bench.data_dir.write_text("not a directory")
     checks = bench.run()
-    assert lines(checks)[-3:] == [
+    assert lines(checks)[-4:] == [
         f"FAIL records {bench.data_dir}: not a directory (a file is in the way): move it, or"
         " set [station] data_dir or --data-dir to a writable directory",
         "PASS clock: synchronised (timedatectl), 2025-06-15 15:06:40 UTC",
         "SKIP solenoid rests: not read: the records are not usable",
+        f"SKIP {NO_FLEET}",
     ]
 
 
@@ -551,9 +554,9 @@ def test_cli_json_one_object_per_check(
     objects = [json.loads(line) for line in out]
     assert code == 0
     assert [o["check"] for o in objects] == [
-        "config", "pins", "board", "sadp", "records", "clock", "rest", "rest"
+        "config", "pins", "board", "sadp", "records", "clock", "rest", "rest", "fleet"
     ]  # fmt: skip
-    assert {o["status"] for o in objects} == {"PASS"}
+    assert {o["status"] for o in objects[:-1]} == {"PASS"} and objects[-1]["status"] == "SKIP"
     assert all({"check", "status", "message"} <= o.keys() for o in objects)
     board = objects[2]
     assert board["details"] == {
@@ -575,7 +578,7 @@ def test_cli_plain_lines_and_exit_codes(
     assert main(["doctor", "--config", str(bench.path)]) == 0
     out = capsys.readouterr().out
     assert "\x1b" not in out  # not a terminal: no control codes
-    assert [line.split()[0] for line in out.splitlines()] == ["PASS"] * 8
+    assert [line.split()[0] for line in out.splitlines()] == ["PASS"] * 8 + ["SKIP"]
 
     bench.write(board_port=str(tmp_path / "ttyACM9"))
     assert main(["doctor", "--config", str(bench.path)]) == 1
