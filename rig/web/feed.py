@@ -9,11 +9,9 @@ certificates. The web server's event loop waits on `changes()`; a bay never wait
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import threading
 from collections import deque
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -22,6 +20,7 @@ from rig.job import JobReport
 from rig.progress import BayStatus, Progress
 from rig.records.store import RecordError, RecordStore
 from rig.records.units import UnitRecord, units_from_jobs
+from rig.web.changes import PageFeed
 
 log = logging.getLogger(__name__)
 
@@ -74,7 +73,7 @@ def unit_row(unit: UnitRecord) -> dict[str, Any]:
     }
 
 
-class StationFeed:
+class StationFeed(PageFeed):
     """The page's view of one station, fed from its threads, read by the web server."""
 
     def __init__(
@@ -86,24 +85,21 @@ class StationFeed:
         data_dir: Path,
         wall: Callable[[], float] | None = None,
     ) -> None:
+        super().__init__()
         self.progress = progress
         self.station = station
         self.bays = list(bays)
         self.data_dir = data_dir
         self._wall = wall or (lambda: datetime.now(UTC).timestamp())
-        self._lock = threading.Lock()
         self._qa: dict[str, str] = {}  # bay -> its last unit's QA result
         self._notes: deque[str] = deque(maxlen=NOTES_KEPT)
         self._today: dict[str, Any] = {}
         self._units: list[dict[str, Any]] = []
-        self._waiters: set[tuple[asyncio.AbstractEventLoop, asyncio.Event]] = set()
-        self._version = 0
         self.stopping = False  # the stop button was pressed: the running units are finishing
         # [labels] url: how the lab reaches this page. One rule for every label, printed by
         # the station or from the page: its QR code holds the certificate's address only
         # then, else the certificate's id.
         self.label_url: str | None = None
-        self.closed = threading.Event()
         self._unlisten = progress.listen(self._row_changed)
         self.refresh_records()
 
@@ -140,22 +136,10 @@ class StationFeed:
             self._units = [unit_row(u) for u in reversed(units)]
         self.changed()
 
-    def changed(self) -> None:
-        with self._lock:
-            self._version += 1
-            waiters = list(self._waiters)
-        for loop, event in waiters:
-            try:
-                loop.call_soon_threadsafe(event.set)
-            except RuntimeError:  # that loop has closed: its page is gone
-                with self._lock:
-                    self._waiters.discard((loop, event))
-
     def close(self) -> None:
         """The station has ended: the pages' streams end too."""
         self._unlisten()
-        self.closed.set()
-        self.changed()
+        self.end_streams()
 
     # -- read by the web server --------------------------------------------------------------
 
@@ -189,22 +173,3 @@ class StationFeed:
                 "stopping": self.stopping,
                 "ended": self.closed.is_set(),
             }
-
-    async def changes(self) -> AsyncIterator[dict[str, Any]]:
-        """The state now, then again after each change (changes that come together are sent
-        as one), until the station ends."""
-        loop = asyncio.get_running_loop()
-        event = asyncio.Event()
-        waiter = (loop, event)
-        with self._lock:
-            self._waiters.add(waiter)
-        try:
-            while True:
-                event.clear()
-                yield self.state()
-                if self.closed.is_set():
-                    return
-                await event.wait()
-        finally:
-            with self._lock:
-                self._waiters.discard(waiter)

@@ -19,11 +19,10 @@ with a login nor a password: the fleet's settings hold none (rig.fleet.settings 
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import threading
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 from datetime import UTC, date, datetime
@@ -43,6 +42,7 @@ from rig.fleet.settings import FleetConfig
 from rig.fleet.view import DAY_REFRESH_S, LiveFleet, day_units, fleet_snapshot
 from rig.records.units import UnitRecord, tally_by_model
 from rig.web.app import PAGE_HEADERS, PING_S, TokenGate
+from rig.web.changes import PageFeed
 from rig.web.feed import unit_row
 from rig.web.serve import DEFAULT_HOST, WebOption, WebServer
 
@@ -77,7 +77,7 @@ def certificate_link(unit: UnitRecord) -> str | None:
     return f"/report?station={quote(unit.last.station)}#certificate-{unit.last.job_id}"
 
 
-class FleetFeed:
+class FleetFeed(PageFeed):
     """What the fleet page shows, and the news that it changed: MQTT's changes as they come
     (LiveFleet calls back), PostgreSQL's day read by a thread of its own."""
 
@@ -89,16 +89,14 @@ class FleetFeed:
         refresh_s: float = DAY_REFRESH_S,
         wall: Callable[[], datetime] | None = None,
     ) -> None:
+        super().__init__()
         self.fleet = fleet
         self.live = live
         self.refresh_s = refresh_s
         self._wall = wall or (lambda: datetime.now(UTC))
-        self._lock = threading.Lock()
         self._day = self._wall().date()
         self._units: list[UnitRecord] = []
         self._problems: list[str] = []  # PostgreSQL's, from its last read
-        self._waiters: set[tuple[asyncio.AbstractEventLoop, asyncio.Event]] = set()
-        self.closed = threading.Event()
         self._reader = threading.Thread(target=self._read_days, name="fleet-day", daemon=True)
         if live is not None:
             live.listen(self.changed)
@@ -140,20 +138,9 @@ class FleetFeed:
         if not same:
             self.changed()
 
-    def changed(self) -> None:
-        with self._lock:
-            waiters = list(self._waiters)
-        for loop, event in waiters:
-            try:
-                loop.call_soon_threadsafe(event.set)
-            except RuntimeError:  # that loop has closed: its page is gone
-                with self._lock:
-                    self._waiters.discard((loop, event))
-
     def close(self) -> None:
         """The page is going: its streams end."""
-        self.closed.set()
-        self.changed()
+        self.end_streams()
 
     def state(self) -> dict[str, Any]:
         """Everything the page shows, now."""
@@ -209,25 +196,6 @@ class FleetFeed:
             "problems": snapshot.problems,
             "ended": self.closed.is_set(),
         }
-
-    async def changes(self) -> AsyncIterator[dict[str, Any]]:
-        """The state now, then again after each change (changes that come together are sent
-        as one), until the page closes."""
-        loop = asyncio.get_running_loop()
-        event = asyncio.Event()
-        waiter = (loop, event)
-        with self._lock:
-            self._waiters.add(waiter)
-        try:
-            while True:
-                event.clear()
-                yield self.state()
-                if self.closed.is_set():
-                    return
-                await event.wait()
-        finally:
-            with self._lock:
-                self._waiters.discard(waiter)
 
 
 def _page() -> str:

@@ -2,27 +2,8 @@
 // each bay's countdown down on its own clock between them. Text goes in with textContent
 // only: a name, a serial or a reason from the wire is never markup.
 "use strict";
+// $, el, outcomeClass, isBusy and the countdowns: page.js, loaded first.
 
-const $ = (id) => document.getElementById(id);
-let countdowns = []; // [element, seconds left when received, performance.now() then]
-
-function el(tag, attrs, ...children) {
-  const node = document.createElement(tag);
-  for (const [key, value] of Object.entries(attrs || {})) node.setAttribute(key, value);
-  for (const child of children) node.append(child);
-  return node;
-}
-
-function outcomeClass(outcome) {
-  if (!outcome) return "";
-  if (outcome === "running") return "running";
-  return outcome.startsWith("reset_verified") ? "reset_verified" : "failed";
-}
-
-function isBusy(stage) {
-  return !(stage.startsWith("ready") || stage === "done" || stage === "starting" ||
-           stage.startsWith("waiting for a unit") || stage.startsWith("board"));
-}
 
 function drawBay(bay, now) {
   const countdown = el("div", { class: "countdown" });
@@ -57,13 +38,6 @@ function drawStations(stations) {
   }));
   if (!stations.length) $("stations").append(el("p", { class: "empty" }, "no station yet"));
   tick();
-}
-
-function tick() {
-  const now = performance.now();
-  for (const [node, left, at] of countdowns) {
-    node.textContent = Math.max(0, left - (now - at) / 1000).toFixed(1) + " s";
-  }
 }
 
 function drawModels(models) {
@@ -117,5 +91,4 @@ function connect() {
   });
 }
 
-setInterval(tick, 100);
 connect();

@@ -2,34 +2,15 @@
 // each bay's countdown down on its own clock between them. Text goes in with textContent
 // only: a serial or a reason from the wire is never markup.
 "use strict";
+// $, el, outcomeClass, isBusy and the countdowns: page.js, loaded first.
 
-const $ = (id) => document.getElementById(id);
-let countdowns = []; // [element, seconds left when received, performance.now() then]
 let printer = false; // the station has a label printer ([labels]): units get a Print button
-
-function el(tag, attrs, ...children) {
-  const node = document.createElement(tag);
-  for (const [key, value] of Object.entries(attrs || {})) node.setAttribute(key, value);
-  for (const child of children) node.append(child);
-  return node;
-}
-
-function outcomeClass(outcome) {
-  if (!outcome) return "";
-  if (outcome === "running") return "running";
-  return outcome.startsWith("reset_verified") ? "reset_verified" : "failed";
-}
 
 // The station's row says "reset_verified (2 attempt(s))": the outcome, and how many tries.
 function splitOutcome(text) {
   const [outcome, ...rest] = (text || "").split(" ");
   const attempts = /\((\d+) attempt/.exec(rest.join(" "));
   return [outcome, attempts ? Number(attempts[1]) : 1];
-}
-
-function isBusy(stage) {
-  return !(stage.startsWith("ready") || stage === "done" || stage === "starting" ||
-           stage.startsWith("waiting for a unit") || stage.startsWith("board"));
 }
 
 function drawBays(bays) {
@@ -55,13 +36,6 @@ function drawBays(bays) {
     return card;
   }));
   tick();
-}
-
-function tick() {
-  const now = performance.now();
-  for (const [node, left, at] of countdowns) {
-    node.textContent = Math.max(0, left - (now - at) / 1000).toFixed(1) + " s";
-  }
 }
 
 function drawToday(today, summary) {
@@ -159,6 +133,5 @@ $("stop").addEventListener("click", async () => {
   setStatus(ok ? "stopping: the running units finish" : "stop refused", !ok);
 });
 
-setInterval(tick, 100);
 fetch("/config").then((r) => r.json()).then((c) => { printer = Boolean(c.printer); })
   .catch(() => {}).finally(connect);
