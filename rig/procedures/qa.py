@@ -50,7 +50,7 @@ from rig.network.isapi import (
 from rig.network.sadp import SadpReply
 from rig.outcomes import Outcome
 from rig.procedures.base import VerifiedProcedure
-from rig.procedures.software import FACTORY_RESET_PATH, REBOOT_PATH, REBOOT_START_S
+from rig.procedures.software import FACTORY_RESET_PATH, REBOOT_PATH, wait_restart
 from rig.qa import activation
 from rig.qa.firmware import FirmwarePolicy, check_firmware
 from rig.qa.measure import Check, equals, failed
@@ -484,22 +484,11 @@ class QaPass(VerifiedProcedure):
                 job.stage("QA: rebooting it")
                 _, exchange, _ = client.put(REBOOT_PATH, user, password)
                 d.update(exchange.as_dict())
-        poller = self.verifier.poller
-        bound_s = max(
-            min(REBOOT_START_S, self.options.boot_timeout_s),
-            poller.poll_s * (poller.misses_to_vanish + 2) + poller.window_s,
+        gone, bound_s, back = wait_restart(
+            job, self.verifier, self.options.boot_timeout_s, stage="QA: "
         )
-        with job.step(StepName.WAIT_DOWN, bound_s=round(bound_s, 3)) as d:
-            job.stage("QA: waiting for it to go down", job.clock.monotonic() + bound_s)
-            gone = self.verifier.wait_rebooting(bound_s)
-            d["gone"] = gone
         if not gone:
             return Verdict(Outcome.NOT_RESET, f"it kept answering {bound_s:g} s after the restore")
-        timeout_s = self.options.boot_timeout_s
-        with job.step(StepName.WAIT_BACK, boot_timeout_s=timeout_s) as d:
-            job.stage("QA: waiting for it to come back", job.clock.monotonic() + timeout_s)
-            back = self.verifier.wait_back(timeout_s)
-            d["back"] = back is None
         if back is not None:
             return back
         with job.step(StepName.VERIFY, mode="full") as d:

@@ -223,28 +223,13 @@ class SoftwareReset(VerifiedProcedure):
     # -- the proof ---------------------------------------------------------------------------
 
     def _verify(self, job: JobContext, before: SadpReply) -> Verdict:
-        timeout_s = self.options.boot_timeout_s
-        poller = self.verifier.poller
-        # The bound covers a slow shutdown, and never less than the poller needs to see a
-        # unit gone (misses_to_vanish silent polls plus the one in flight).
-        bound_s = max(
-            min(REBOOT_START_S, timeout_s),
-            poller.poll_s * (poller.misses_to_vanish + 2) + poller.window_s,
-        )
-        with job.step(StepName.WAIT_DOWN, bound_s=round(bound_s, 3)) as d:
-            job.stage("waiting for it to go down", job.clock.monotonic() + bound_s)
-            gone = self.verifier.wait_rebooting(bound_s)
-            d["gone"] = gone
+        gone, bound_s, verdict = wait_restart(job, self.verifier, self.options.boot_timeout_s)
         if not gone:
             return Verdict(
                 Outcome.NOT_RESET,
                 f"it kept answering {bound_s:g} s after the reset: it did not restart, "
                 "so the reset is pending until it does",
             )
-        with job.step(StepName.WAIT_BACK, boot_timeout_s=timeout_s) as d:
-            job.stage("waiting for it to come back", job.clock.monotonic() + timeout_s)
-            verdict = self.verifier.wait_back(timeout_s)
-            d["back"] = verdict is None
         if verdict is not None:
             return verdict
         self.pending = False  # it has restarted: whatever was pending is applied now
@@ -256,6 +241,33 @@ class SoftwareReset(VerifiedProcedure):
                 verdict = self.verifier.judge()
             d.update(outcome=verdict.outcome.value, reason=verdict.reason, **verdict.evidence)
         return verdict
+
+
+def wait_restart(
+    job: JobContext, verifier: SoftwareVerifier, timeout_s: float, *, stage: str = ""
+) -> tuple[bool, float, Verdict | None]:
+    """After a reset over ISAPI (this one, or the QA pass's restore): the unit goes down
+    (WAIT_DOWN, within `bound_s`) and comes back (WAIT_BACK, within `timeout_s`). Returns
+    whether it went down, the bound it had, and wait_back's verdict (None: back and settled,
+    or it never went down). `stage` starts each stage's text ("QA: ")."""
+    poller = verifier.poller
+    # The bound covers a slow shutdown, and never less than the poller needs to see a
+    # unit gone (misses_to_vanish silent polls plus the one in flight).
+    bound_s = max(
+        min(REBOOT_START_S, timeout_s),
+        poller.poll_s * (poller.misses_to_vanish + 2) + poller.window_s,
+    )
+    with job.step(StepName.WAIT_DOWN, bound_s=round(bound_s, 3)) as d:
+        job.stage(f"{stage}waiting for it to go down", job.clock.monotonic() + bound_s)
+        gone = verifier.wait_rebooting(bound_s)
+        d["gone"] = gone
+    if not gone:
+        return False, bound_s, None
+    with job.step(StepName.WAIT_BACK, boot_timeout_s=timeout_s) as d:
+        job.stage(f"{stage}waiting for it to come back", job.clock.monotonic() + timeout_s)
+        verdict = verifier.wait_back(timeout_s)
+        d["back"] = verdict is None
+    return True, bound_s, verdict
 
 
 # --- reading ISAPI answers ------------------------------------------------------------------
