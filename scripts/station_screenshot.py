@@ -19,20 +19,11 @@ import time
 from pathlib import Path
 
 import requests
-from playwright.sync_api import sync_playwright
 
 ROOT = Path(__file__).resolve().parent.parent
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
+sys.path.insert(0, str(ROOT))  # chromium as the browser tests start it: tests/browser.py
+from tests.browser import playwright_chromium  # noqa: E402
+
 # When A has its verdict, B is holding its second, longer attempt and C and D wait for theirs.
 READY = """() => {
   const text = (bay, part) =>
@@ -76,8 +67,7 @@ def main() -> int:
     )
     try:
         wait_up(url)
-        with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        with playwright_chromium() as browser:
             page = browser.new_page(viewport={"width": 1100, "height": 760})
             page.goto(url)
             page.wait_for_function(READY, timeout=120_000)
@@ -95,7 +85,6 @@ def main() -> int:
             label_out.write_bytes(label.content)
             page.on("dialog", lambda dialog: dialog.accept())
             page.click("#stop")
-            browser.close()
         print(f"wrote {args.out}, {phone_out} and {label_out}")
         return 0 if demo.wait(timeout=180) == 0 else 1
     finally:

@@ -15,6 +15,7 @@ from gpiozero.pins.mock import MockFactory, MockPWMPin
 
 from rig.clock import FakeClock
 from rig.sim.network import SimNetwork
+from tests.browser import missing_chromium, playwright_chromium
 from tests.fakes import ScriptedOperator
 
 # The fleet's real servers (PostgreSQL, Mosquitto), started only by the tests that use them.
@@ -102,3 +103,12 @@ def lab() -> Iterator[tuple[MockFactory, SimNetwork]]:
             camera.stop()
     Device.pin_factory = previous
     factory.reset()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    """A real browser (Debian's chromium through Playwright) for the page tests."""
+    if (why := missing_chromium()) is not None:
+        pytest.fail(why)
+    with playwright_chromium() as chromium:
+        yield chromium

@@ -5,7 +5,6 @@ live from MQTT, a station gone offline, the day's units from PostgreSQL, and its
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -25,19 +24,7 @@ from rig.web.serve import WebOption
 from tests.fakes import wait_until
 from tests.servers import MosquittoBroker, free_port
 from tests.test_fleet_records import record_units, sender_for
-from tests.test_web import CHROMIUM, CHROMIUM_ARGS, TOKEN, WAIT_MS
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"{CHROMIUM} missing: `make test` installs it (apt-get install chromium)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
+from tests.test_web import TOKEN, WAIT_MS
 
 
 @pytest.fixture

@@ -30,8 +30,8 @@ from rig.records.report import render_html
 from rig.records.show import render_job
 from rig.records.store import RecordStore
 from rig.records.units import units_from_jobs
+from tests.browser import CHROMIUM, CHROMIUM_ARGS
 
-CHROMIUM = "/usr/bin/chromium"
 DOME, BULLET = "DS-2CD2143G2-I", "DS-2CD2086G2-I"
 FW_OLD, FW_NEW, FW_LEGACY = "V5.5.800 build 210628", "V5.7.3 build 220112", "V5.4.5 build 170401"
 HOSTILE_SERIAL = "<script>alert(1)</script>"
@@ -717,14 +717,7 @@ def chromium(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
     profile = tmp_path / "chromium-profile"
     command = [
         CHROMIUM,
-        "--headless",
-        "--no-sandbox",  # as root in a container
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
+        *CHROMIUM_ARGS,
         f"--user-data-dir={profile}",
         *args,
     ]

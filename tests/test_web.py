@@ -31,32 +31,9 @@ from rig.web.scans import STOP_LINE, WebScans, check_scan
 from rig.web.serve import WebOption, parse_listen, station_web
 from tests.fakes import ScriptedOperator, wait_until
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 PINS = {"A": (17, 27), "B": (22, 23)}
 TOKEN = "bench-token-0123456789"
 WAIT_MS = 30_000  # generous: a loaded 2-core machine
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"{CHROMIUM} missing: `make test` installs it (apt-get install chromium)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
 
 
 class LiveStation:

@@ -17,7 +17,7 @@ import requests
 from rig.cli import main
 from rig.records.store import RecordStore
 from tests.fakes import wait_until
-from tests.test_web import WAIT_MS, bay_card, browser  # noqa: F401 (a fixture)
+from tests.test_web import WAIT_MS, bay_card
 
 STATION = """
 [station]
@@ -143,7 +143,7 @@ def test_rig_demo_refuses_bad_bays_in_one_line(capsys: pytest.CaptureFixture[str
 
 
 def test_rig_demo_bays_4_web_shows_four_bays_working_live(
-    browser: Any,  # noqa: F811
+    browser: Any,
     tmp_path: Path,
     processes: list[subprocess.Popen[str]],
 ) -> None:
