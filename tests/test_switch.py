@@ -223,6 +223,30 @@ def test_power_off_waits_for_the_port_to_stop_delivering(bench: SwitchBench) -> 
 # -- a rig killed mid-cut -------------------------------------------------------------------------
 
 
+def _reset_until_cut(
+    bench: SwitchBench, path: Path, *flags: str, stdout: int
+) -> subprocess.Popen[bytes]:
+    """`rig reset` in a process of its own, returned once it has cut the bay's port."""
+    env = {**os.environ, "GPIOZERO_PIN_FACTORY": "mock", "RIG_SW1_COMMUNITY": COMMUNITY}
+    rig = subprocess.Popen(
+        [sys.executable, "-m", "rig", "reset", *flags, "--config", str(path)],
+        env=env,
+        stdout=stdout,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while bench.admin() != 2:
+            assert rig.poll() is None, rig.stderr.read() if rig.stderr else ""
+            assert time.monotonic() < deadline, "the rig never cut the port"
+            time.sleep(0.05)
+    except BaseException:
+        rig.kill()
+        rig.wait()
+        raise
+    return rig
+
+
 # Any command that knows the switches enables them: a status look or a report is often the
 # first thing run after a Pi came back.
 @pytest.mark.parametrize("command", ["status", "report"])
@@ -232,19 +256,8 @@ def test_a_port_left_cut_by_a_killed_rig_is_enabled_at_the_next_start(
     bench.switch({PORT: [MAC]})
     bench.camera(1)
     path = bench.config(off_s=30)  # it is killed long before the power comes back
-    env = {**os.environ, "GPIOZERO_PIN_FACTORY": "mock", "RIG_SW1_COMMUNITY": COMMUNITY}
-    rig = subprocess.Popen(
-        [sys.executable, "-m", "rig", "reset", "--config", str(path)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
+    rig = _reset_until_cut(bench, path, stdout=subprocess.DEVNULL)
     try:
-        deadline = time.monotonic() + 60
-        while bench.admin() != 2:
-            assert rig.poll() is None, rig.stderr.read() if rig.stderr else ""
-            assert time.monotonic() < deadline, "the rig never cut the port"
-            time.sleep(0.05)
         rig.send_signal(signal.SIGKILL)  # no handler runs: the Pi lost power mid-cut
         rig.wait(timeout=10)
     finally:
@@ -268,19 +281,8 @@ def test_sigterm_mid_cut_enables_the_port_before_the_rig_exits(bench: SwitchBenc
     bench.switch({PORT: [MAC]})
     bench.camera(1)
     path = bench.config(off_s=30)
-    env = {**os.environ, "GPIOZERO_PIN_FACTORY": "mock", "RIG_SW1_COMMUNITY": COMMUNITY}
-    rig = subprocess.Popen(
-        [sys.executable, "-m", "rig", "reset", "--json", "--config", str(path)],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-    )
+    rig = _reset_until_cut(bench, path, "--json", stdout=subprocess.PIPE)
     try:
-        deadline = time.monotonic() + 60
-        while bench.admin() != 2:
-            assert rig.poll() is None, rig.stderr.read() if rig.stderr else ""
-            assert time.monotonic() < deadline, "the rig never cut the port"
-            time.sleep(0.05)
         rig.send_signal(signal.SIGTERM)
         out, err = rig.communicate(timeout=30)
     finally:
