@@ -40,13 +40,14 @@ from starlette.responses import (
     RedirectResponse,
     Response,
 )
-from starlette.routing import Mount, Route
+from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from rig.errors import UsageError
 from rig.records.store import RecordError, RecordStore
 from rig.records.units import units_from_jobs
+from rig.web.changes import PageFeed
 from rig.web.feed import StationFeed
 from rig.web.scans import WebScans, check_scan
 
@@ -119,8 +120,30 @@ def _same_origin(request: Request) -> bool:
     return urlsplit(origin).netloc == request.headers.get("host", "")
 
 
-def _page() -> str:
-    return (resources.files("rig.web") / "static" / "index.html").read_text(encoding="utf-8")
+def live_page_routes(feed: PageFeed, html: str) -> list[BaseRoute]:
+    """What every live page serves: itself (`html`, a file of rig/web/static), its state as
+    JSON, its server-sent events (the state again after each change), and its static files."""
+
+    async def page(request: Request) -> Response:
+        text = (resources.files("rig.web") / "static" / html).read_text(encoding="utf-8")
+        return HTMLResponse(text, headers=PAGE_HEADERS)
+
+    async def state(request: Request) -> Response:
+        return JSONResponse(feed.state())
+
+    async def events(request: Request) -> Response:
+        async def stream() -> Any:
+            async for item in feed.changes():
+                yield {"event": "state", "data": json.dumps(item)}
+
+        return EventSourceResponse(stream(), ping=PING_S, headers={"Cache-Control": "no-store"})
+
+    return [
+        Route("/", page),
+        Route("/state", state),
+        Route("/events", events),
+        Mount("/static", StaticFiles(packages=[("rig.web", "static")]), name="static"),
+    ]
 
 
 #: The page runs only its own script and style, and no other site may frame it (a hidden
@@ -167,19 +190,6 @@ def make_app(
 ) -> ASGIApp:
     """The station page's ASGI app, behind its token gate. With `print_label` (the station
     has a label printer) each verified unit's label can be printed again from the page."""
-
-    async def page(request: Request) -> Response:
-        return HTMLResponse(_page(), headers=PAGE_HEADERS)
-
-    async def state(request: Request) -> Response:
-        return JSONResponse(feed.state())
-
-    async def events(request: Request) -> Response:
-        async def stream() -> Any:
-            async for item in feed.changes():
-                yield {"event": "state", "data": json.dumps(item)}
-
-        return EventSourceResponse(stream(), ping=PING_S, headers={"Cache-Control": "no-store"})
 
     async def scan(request: Request) -> Response:
         try:
@@ -247,15 +257,12 @@ def make_app(
         return JSONResponse({"printer": print_label is not None})
 
     routes = [
-        Route("/", page),
+        *live_page_routes(feed, "index.html"),
         Route("/config", config),
         Route("/label/{job_id:int}/print", print_again, methods=["POST"]),
-        Route("/state", state),
-        Route("/events", events),
         Route("/scan", scan, methods=["POST"]),
         Route("/stop", stop, methods=["POST"]),
         Route("/report", report),
         Route("/label/{job_id:int}.{kind}", label),
-        Mount("/static", StaticFiles(packages=[("rig.web", "static")]), name="static"),
     ]
     return TokenGate(Starlette(routes=routes), token)

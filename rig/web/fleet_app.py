@@ -19,29 +19,25 @@ with a login nor a password: the fleet's settings hold none (rig.fleet.settings 
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 from datetime import UTC, date, datetime
-from importlib import resources
 from typing import Any
 from urllib.parse import quote
 
-from sse_starlette.sse import EventSourceResponse
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
-from starlette.routing import Mount, Route
-from starlette.staticfiles import StaticFiles
+from starlette.responses import HTMLResponse, PlainTextResponse, Response
+from starlette.routing import Route
 from starlette.types import ASGIApp
 
 from rig.fleet.settings import FleetConfig
 from rig.fleet.view import DAY_REFRESH_S, LiveFleet, day_units, fleet_snapshot
 from rig.records.units import UnitRecord, tally_by_model
-from rig.web.app import PAGE_HEADERS, PING_S, TokenGate
+from rig.web.app import TokenGate, live_page_routes
 from rig.web.changes import PageFeed
 from rig.web.feed import unit_row
 from rig.web.serve import DEFAULT_HOST, WebOption, WebServer
@@ -198,25 +194,8 @@ class FleetFeed(PageFeed):
         }
 
 
-def _page() -> str:
-    return (resources.files("rig.web") / "static" / "fleet.html").read_text(encoding="utf-8")
-
-
 def make_fleet_app(feed: FleetFeed, *, token: str | None = None) -> ASGIApp:
     """The fleet page's ASGI app, behind the station page's token gate."""
-
-    async def page(request: Request) -> Response:
-        return HTMLResponse(_page(), headers=PAGE_HEADERS)
-
-    async def state(request: Request) -> Response:
-        return JSONResponse(feed.state())
-
-    async def events(request: Request) -> Response:
-        async def stream() -> Any:
-            async for item in feed.changes():
-                yield {"event": "state", "data": json.dumps(item)}
-
-        return EventSourceResponse(stream(), ping=PING_S, headers={"Cache-Control": "no-store"})
 
     def report(request: Request) -> Response:
         # A plain function: Starlette runs it in a worker thread, off the event loop that
@@ -241,13 +220,7 @@ def make_fleet_app(feed: FleetFeed, *, token: str | None = None) -> ASGIApp:
         title = f"{DEFAULT_TITLE}: {station}" if station else DEFAULT_TITLE
         return HTMLResponse(render_html(jobs, title=title, since=since))
 
-    routes = [
-        Route("/", page),
-        Route("/state", state),
-        Route("/events", events),
-        Route("/report", report),
-        Mount("/static", StaticFiles(packages=[("rig.web", "static")]), name="static"),
-    ]
+    routes = [*live_page_routes(feed, "fleet.html"), Route("/report", report)]
     return TokenGate(Starlette(routes=routes), token, what="this fleet page")
 
 

@@ -2,7 +2,7 @@
 // each bay's countdown down on its own clock between them. Text goes in with textContent
 // only: a name, a serial or a reason from the wire is never markup.
 "use strict";
-// $, el, outcomeClass, isBusy and the countdowns: page.js, loaded first.
+// $, el, outcomeClass, isBusy, the countdowns and connect: page.js, loaded first.
 
 
 function drawBay(bay, now) {
@@ -75,20 +75,4 @@ function draw(state) {
   }
 }
 
-function connect() {
-  const events = new EventSource("/events");
-  events.addEventListener("open", () => {
-    $("connection").textContent = "live"; $("connection").className = "conn live";
-  });
-  events.addEventListener("state", (event) => {
-    const state = JSON.parse(event.data);
-    draw(state);
-    if (state.ended) events.close();
-  });
-  events.addEventListener("error", () => {
-    if ($("connection").classList.contains("ended")) return;
-    $("connection").textContent = "reconnecting…"; $("connection").className = "conn";
-  });
-}
-
-connect();
+connect(draw);

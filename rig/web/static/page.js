@@ -1,6 +1,6 @@
 // What the station page (station.js) and the fleet page (fleet.js) share: building nodes,
-// an outcome's colour, whether a stage is work, and the countdowns that run on the page's own
-// clock between the server's events. Loaded before either page's script.
+// an outcome's colour, whether a stage is work, the countdowns that run on the page's own
+// clock between the server's events, and the connection to those events. Loaded before either page's script.
 "use strict";
 
 const $ = (id) => document.getElementById(id);
@@ -34,3 +34,21 @@ function tick() {
 }
 
 setInterval(tick, 100);
+
+// The page's live feed: `draw(state)` for every state the server sends, until it says the
+// page has ended; the connection badge says live, reconnecting or ended (set by `draw`).
+function connect(draw) {
+  const events = new EventSource("/events");
+  events.addEventListener("open", () => {
+    $("connection").textContent = "live"; $("connection").className = "conn live";
+  });
+  events.addEventListener("state", (event) => {
+    const state = JSON.parse(event.data);
+    draw(state);
+    if (state.ended) events.close();
+  });
+  events.addEventListener("error", () => {
+    if ($("connection").classList.contains("ended")) return;
+    $("connection").textContent = "reconnecting…"; $("connection").className = "conn";
+  });
+}

@@ -2,7 +2,7 @@
 // each bay's countdown down on its own clock between them. Text goes in with textContent
 // only: a serial or a reason from the wire is never markup.
 "use strict";
-// $, el, outcomeClass, isBusy and the countdowns: page.js, loaded first.
+// $, el, outcomeClass, isBusy, the countdowns and connect: page.js, loaded first.
 
 let printer = false; // the station has a label printer ([labels]): units get a Print button
 
@@ -88,22 +88,6 @@ function draw(state) {
   $("scan-button").disabled = state.stopping || state.ended;
 }
 
-function connect() {
-  const events = new EventSource("/events");
-  events.addEventListener("open", () => {
-    $("connection").textContent = "live"; $("connection").className = "conn live";
-  });
-  events.addEventListener("state", (event) => {
-    const state = JSON.parse(event.data);
-    draw(state);
-    if (state.ended) events.close();
-  });
-  events.addEventListener("error", () => {
-    if ($("connection").classList.contains("ended")) return;
-    $("connection").textContent = "reconnecting…"; $("connection").className = "conn";
-  });
-}
-
 async function post(path, body) {
   const response = await fetch(path, { method: "POST", headers: { "Content-Type": "application/json" },
                                        body: JSON.stringify(body || {}) });
@@ -134,4 +118,4 @@ $("stop").addEventListener("click", async () => {
 });
 
 fetch("/config").then((r) => r.json()).then((c) => { printer = Boolean(c.printer); })
-  .catch(() => {}).finally(connect);
+  .catch(() => {}).finally(() => connect(draw));
