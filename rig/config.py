@@ -15,6 +15,7 @@ import socket
 from collections.abc import Hashable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import platformdirs
 
@@ -26,6 +27,10 @@ from rig.labels.names import DEFAULT_MODEL, DEFAULT_SIZE, SIZE_NAMES
 from rig.profiles import GENERIC, PROCEDURES, Profile, get_profile
 from rig.qa.settings import QaConfig, read_qa
 from rig.tomlcheck import Table, load_toml, parse_toml
+
+if TYPE_CHECKING:
+    # Only read when a config has [switches]: pysnmp is not loaded for any other.
+    from rig.network.snmp.client import Credentials
 
 DEFAULT_CONFIG = Path("rig.toml")
 VERIFIERS = ("network", "manual")
@@ -54,20 +59,15 @@ class BoardConfig:
 @dataclass(frozen=True)
 class SwitchConfig:
     """`[switches.NAME]`: a managed PoE switch whose ports power bays (rig.hardware.switch).
-    SNMP v2c (`community`) or v3 (`user`, `auth_key`, `priv_key`); each secret may come from
-    the environment instead (`community_env = "RIG_SW1_COMMUNITY"`). Secrets are kept out of
-    `repr`, and so out of every log line, record and export."""
+    SNMP v2c (`community`) or v3 (`user`, `auth_key`, `priv_key`, `context`); each secret may
+    come from the environment instead (`community_env = "RIG_SW1_COMMUNITY"`). The
+    credentials keep their secrets out of `repr`, and so out of every log line, record and
+    export."""
 
     name: str
     host: str
+    credentials: Credentials
     port: int = 161
-    community: str | None = field(default=None, repr=False)
-    user: str | None = None
-    auth_key: str | None = field(default=None, repr=False)
-    priv_key: str | None = field(default=None, repr=False)
-    auth_protocol: str = "sha"
-    priv_protocol: str = "aes"
-    context: str = ""  # SNMPv3 context name (most switches: none)
     group: int = 1  # the PoE group of a bay that names none (a stack numbers one per member)
     vendor: str = "standard"  # which MIB controls PoE (rig.network.snmp.poe.VENDORS)
     timeout_s: float = 1.0  # per SNMP request, then `retries` more
@@ -274,7 +274,7 @@ def _switches(t: Table | None) -> dict[str, SwitchConfig]:
     switches: dict[str, SwitchConfig] = {}
     if t is None:
         return switches
-    from rig.network.snmp.client import AUTH_PROTOCOLS, PRIV_PROTOCOLS
+    from rig.network.snmp.client import AUTH_PROTOCOLS, PRIV_PROTOCOLS, Credentials
     from rig.network.snmp.poe import VENDORS
 
     for name, value in t.items():
@@ -295,10 +295,7 @@ def _switches(t: Table | None) -> dict[str, SwitchConfig]:
             raise s.error("community", "is needed (or community_env, or a v3 user)")
         if priv_key is not None and auth_key is None:
             raise s.error("priv_key", "needs an auth_key too (SNMPv3 has no privacy without auth)")
-        switches[name] = SwitchConfig(
-            name=name,
-            host=host,
-            port=port,
+        credentials = Credentials(
             community=community,
             user=user,
             auth_key=auth_key,
@@ -306,6 +303,12 @@ def _switches(t: Table | None) -> dict[str, SwitchConfig]:
             auth_protocol=s.text("auth_protocol", "sha", choices=tuple(AUTH_PROTOCOLS)),
             priv_protocol=s.text("priv_protocol", "aes", choices=tuple(PRIV_PROTOCOLS)),
             context=s.text("context", ""),
+        )
+        switches[name] = SwitchConfig(
+            name=name,
+            host=host,
+            credentials=credentials,
+            port=port,
             group=s.integer("group", 1, lo=1, hi=64),
             vendor=s.text("vendor", "standard", choices=tuple(VENDORS)),
             timeout_s=s.number("timeout_s", 1.0, lo=0.1, hi=30, unit="s"),

@@ -51,7 +51,7 @@ def test_a_switch_bay_and_its_switch(monkeypatch: pytest.MonkeyPatch) -> None:
     )
     config = parse_config(text)
     sw1 = config.switches["sw1"]
-    assert (sw1.host, sw1.port, sw1.community, sw1.group, sw1.vendor) == (
+    assert (sw1.host, sw1.port, sw1.credentials.community, sw1.group, sw1.vendor) == (
         "10.0.0.2",
         1161,
         "s3cret-c0mmunity",

@@ -172,25 +172,16 @@ class SwitchPool:
         self._lock = threading.Lock()
 
     def client(self, name: str) -> SnmpClient:
-        from rig.network.snmp import Credentials, SnmpClient
+        from rig.network.snmp import SnmpClient
 
         with self._lock:
             if name not in self._clients:
                 c = self.configs[name]
-                credentials = Credentials(
-                    community=c.community,
-                    user=c.user,
-                    auth_key=c.auth_key,
-                    priv_key=c.priv_key,
-                    auth_protocol=c.auth_protocol,
-                    priv_protocol=c.priv_protocol,
-                    context=c.context,
-                )
                 self._clients[name] = SnmpClient(
                     name,
                     c.host,
                     c.port,
-                    credentials=credentials,
+                    credentials=c.credentials,
                     timeout_s=c.timeout_s,
                     retries=c.retries,
                 )
