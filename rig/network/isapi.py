@@ -509,19 +509,7 @@ class IsapiClient:
         (`/ISAPI/Security/challenge`, `/ISAPI/System/activate`). The answer's bytes are
         returned for any HTTP status with a complete body: a refusal explains itself in a
         `ResponseStatus`."""
-        self._check_path(path)
-        started = time.monotonic()
-        read = self._send(
-            method,
-            path,
-            started + self.timeout_s,
-            authorization=None,
-            body=body,
-            content_type="application/xml; charset=UTF-8",
-        )
-        exchange = self._exchange(method, path, read, started)
-        if exchange.error is None and read.status != 200:
-            exchange.error = f"HTTP {read.status}"
+        exchange, read = self._request(method, path, body, "application/xml; charset=UTF-8")
         return (read.content if read.complete else None), exchange
 
     def get_with_login(
@@ -595,6 +583,14 @@ class IsapiClient:
     def _call(
         self, method: str, path: str, body: bytes = b"", content_type: str | None = None
     ) -> tuple[Exchange, bytes | None]:
+        """A request with no login; the answer's bytes only when it succeeded (HTTP 200)."""
+        exchange, read = self._request(method, path, body, content_type)
+        return exchange, read.content if exchange.error is None else None
+
+    def _request(
+        self, method: str, path: str, body: bytes, content_type: str | None
+    ) -> tuple[Exchange, _Read]:
+        """One request with no login, recorded; any status but 200 is the exchange's error."""
         self._check_path(path)
         started = time.monotonic()
         read = self._send(
@@ -608,7 +604,7 @@ class IsapiClient:
         exchange = self._exchange(method, path, read, started)
         if exchange.error is None and read.status != 200:
             exchange.error = f"HTTP {read.status}"
-        return exchange, read.content if exchange.error is None else None
+        return exchange, read
 
     def _call_with_login(
         self,
