@@ -60,14 +60,18 @@ def rig_toml(
     network: dict[str, Any] | None = None,
     boards: dict[str, str] | None = None,
     data_dir: str | None = None,
+    switches: dict[str, dict[str, Any]] | None = None,
 ) -> str:
     """The text of a rig.toml for a simulated bench: SADP to `target` (the SimNetwork's
-    loopback address), the given bays, and the boards by name and port."""
+    loopback address), the given bays, the boards by name and port, and the `[switches]`
+    tables by name."""
     doc: dict[str, Any] = {"station": {"name": station}}
     if data_dir is not None:
         doc["station"]["data_dir"] = data_dir
     doc["network"] = {"sadp_target": target, **(network or {})}
     if boards:
         doc["boards"] = {name: {"port": port} for name, port in boards.items()}
+    if switches:
+        doc["switches"] = switches
     doc["bays"] = bays
     return tomli_w.dumps(doc)

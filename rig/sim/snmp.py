@@ -32,7 +32,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -315,6 +315,9 @@ class SimPse:
     detect_s: float = 0.05  # PD detection and classification before power flows
     poll_s: float = 0.01
     watts_per_unit: int = 4
+    # Called (port, delivering) from the PSE's thread whenever a port starts or stops feeding
+    # its unit: a wiring told of each change, instead of polling `powered` per camera.
+    on_change: Callable[[int, bool], None] | None = None
     _ports: dict[int, _Port] = field(default_factory=dict)
     _stop: threading.Event = field(default_factory=threading.Event)
     _thread: threading.Thread | None = None
@@ -369,7 +372,10 @@ class SimPse:
             else:
                 delivering = state.admin_on and state.plugged and now - state.since >= self.detect_s
             # The unit loses power the moment the PSE stops, before the MIB says so.
+            changed = delivering != state.delivering
             state.delivering = delivering
+            if changed and self.on_change is not None:
+                self.on_change(port, delivering)
             status = DELIVERING if delivering else SEARCHING if state.admin_on else DISABLED
             if status != state.status:
                 self._snmp.set(f"{DETECTION}.{self.group}.{port}", status)

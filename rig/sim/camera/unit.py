@@ -240,6 +240,24 @@ class SimCamera:
         self._watcher = (thread, stop)
         thread.start()
 
+    def feed(self, power: bool, pin: bool) -> None:
+        """Push the inputs' current states in (a wiring that is told of each change, instead
+        of `watch` polling for it). Only what differs from the camera's state is applied.
+
+        When both changed at once, press before power-on and release after it: the order a
+        reset takes, so a fast sequence still counts as held at power-up.
+        """
+        with self._lock:
+            if pin and not self._pin:
+                self.pin_down()
+            if power != self._supply:
+                if power:
+                    self.power_on()
+                else:
+                    self.power_off()
+            if not pin and self._pin:
+                self.pin_up()
+
     def unwatch(self) -> None:
         watcher, self._watcher = self._watcher, None
         if watcher is not None:
@@ -475,17 +493,7 @@ class SimCamera:
                 stop.wait(poll_s)
                 continue
             failed = False
-            # When both changed within one poll, press before power-on and release after it:
-            # the order a reset takes, so a fast sequence still counts as held at power-up.
-            if pin and not self._pin:
-                self.pin_down()
-            if power != self._supply:
-                if power:
-                    self.power_on()
-                else:
-                    self.power_off()
-            if not pin and self._pin:
-                self.pin_up()
+            self.feed(power, pin)
             stop.wait(poll_s)
 
     # ----------------------------------------------------------------- auth

@@ -1,0 +1,637 @@
+"""A simulated lab farm in a process of its own: boards, PoE switch, cameras and SADP network.
+
+The benchmark measures the station process. In that process the simulated lab would cost
+more than the station itself (each board's firmware ticks at 1 kHz, each camera's HTTP
+server polls), and share its GIL, so the farm runs in one child process instead:
+
+    bays = [FarmBay("A", "board", reset_hold_s=1.2, boot_s=0.5),
+            FarmBay("B", "switch", reset_hold_s=1.2, boot_s=0.5)]
+    with SimFarm(bays, workdir=tmp) as farm:
+        text = farm.rig_toml(off_s=0.6, hold_s=1.5, boot_timeout_s=10,
+                             network={"sadp_poll_s": 0.1}, station="bench")
+        config = parse_config(text, "farm")          # the station's rig.toml
+        serial = farm.reload("A")                    # the next unit off the returns pile
+        ...                                          # scan f"A {serial}" into the station
+        farm.cpu_s()                                 # the farm's CPU seconds so far
+
+The child (`python -m rig.sim.farm`) runs:
+
+* a `SimBoard` (4 channels) per four board bays: a board bay's power and presser are one
+  channel of it;
+* for the switch bays, one snmpsim agent (a real SNMP agent, rig.sim.snmp) serving one
+  simulated PoE switch per 16 bays (sw1, sw2, ... each its own community, ports 1..16, each
+  port's unit MAC learned on it), a `SimPse` per switch that powers the ports, and the
+  presser boards p0, p1, ... (their power channels drive nothing);
+* a `SimCamera` per bay and one `SimNetwork` on 127.0.0.1 for them all.
+
+The wiring is told of each change instead of polling: a board calls its listener on every
+relay or solenoid change, a PSE its `on_change` when a port starts or stops feeding, and
+the bay's camera is fed the new states (`SimCamera.feed`).
+
+The parent and the child speak JSON lines over the child's stdin and stdout: the plan in,
+the layout out (SADP target, board ptys, switch agent), then `reload` requests. The child
+ends, stopping everything it runs, when its stdin closes: a parent that dies leaves no farm
+behind. This module imports only the standard library at the top, so the child loads no
+more than the simulation it runs (pysnmp only when there are switch bays).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from types import TracebackType
+from typing import IO, Any, Literal
+
+CHANNELS = 4  # per simulated board
+SWITCH_PORTS = 16  # PoE ports per simulated switch (the TP-Link SG2218P's walk: 1..16)
+DEFAULT_MODEL = "DS-2CD2143G2-I"
+
+#: The simulated PSE's poll of the agent's admin flags. Each poll is an SNMP GET that
+#: snmpsim answers in Python: 20 ms keeps the cut's detection well inside a second at a
+#: modest share of a core.
+PSE_POLL_S = 0.02
+PSE_DETECT_S = 0.05
+
+_START_TIMEOUT_S = 120.0  # snmpsim's first start compiles its data: slow on a loaded Pi
+_REQUEST_TIMEOUT_S = 30.0
+_STOP_TIMEOUT_S = 30.0
+
+
+@dataclass
+class FarmBay:
+    """One bay of the farm: its name in the rig.toml, where its power comes from, and the
+    unit it is loaded with. `spec`: further `CameraSpec` fields (JSON values), e.g.
+    {"firmware": "V5.5.0build 180101"} or {"dead": True}."""
+
+    name: str
+    power: Literal["board", "switch"] = "board"
+    model: str = DEFAULT_MODEL
+    reset_hold_s: float = 10.0
+    boot_s: float = 3.0
+    spec: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.power not in ("board", "switch"):
+            raise ValueError(f"bay {self.name}: power must be 'board' or 'switch'")
+
+
+@dataclass(frozen=True)
+class SwitchAgent:
+    """A simulated switch as the station reaches it: `host` is "127.0.0.1:PORT"."""
+
+    host: str
+    community: str
+
+
+def _plan(bays: list[FarmBay]) -> dict[str, dict[str, Any]]:
+    """Where each bay sits: its `power` and `presser` tables as the rig.toml names them, and
+    the camera's number (distinct MAC and serial per bay)."""
+    names = [b.name for b in bays]
+    if len(set(names)) != len(names):
+        raise ValueError(f"bay names must be distinct: {names}")
+    plan: dict[str, dict[str, Any]] = {}
+    on_board = on_switch = 0
+    for n, bay in enumerate(bays, start=1):
+        if bay.power == "board":
+            channel = {"board": f"b{on_board // CHANNELS}", "channel": on_board % CHANNELS + 1}
+            plan[bay.name] = {"power": channel, "presser": dict(channel), "camera": n}
+            on_board += 1
+        else:
+            power = {
+                "switch": f"sw{on_switch // SWITCH_PORTS + 1}",
+                "port": on_switch % SWITCH_PORTS + 1,
+            }
+            presser = {"board": f"p{on_switch // CHANNELS}", "channel": on_switch % CHANNELS + 1}
+            plan[bay.name] = {"power": power, "presser": presser, "camera": n}
+            on_switch += 1
+    return plan
+
+
+# -- the parent's side --------------------------------------------------------------------------
+
+
+class SimFarm:
+    """The farm in its child process; a context manager. Thread-safe: `reload` may be called
+    from several station threads at once (one request at a time goes to the child)."""
+
+    def __init__(
+        self,
+        bays: list[FarmBay],
+        *,
+        workdir: Path,
+        pse_poll_s: float = PSE_POLL_S,
+    ) -> None:
+        if not bays:
+            raise ValueError("a farm has at least one bay")
+        self.bays = list(bays)
+        self.workdir = Path(workdir)
+        self.pse_poll_s = pse_poll_s
+        self.placement = {
+            name: {"power": p["power"], "presser": p["presser"]}
+            for name, p in _plan(self.bays).items()
+        }
+        self.log_path = self.workdir / "farm.log"
+        self._process: subprocess.Popen[str] | None = None
+        self._replies: queue.SimpleQueue[dict[str, Any] | None] = queue.SimpleQueue()
+        self._lock = threading.Lock()
+        self._layout: dict[str, Any] = {}
+        self._cpu_last: dict[int, float] = {}
+
+    # -- life cycle --------------------------------------------------------------------------
+
+    def start(self) -> SimFarm:
+        """Start the child and wait until every camera answers; raises (the child reaped)
+        if it cannot."""
+        if self._process is not None:
+            raise RuntimeError("the farm is already running")
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        with self.log_path.open("a") as log:
+            # A session of its own: the terminal's Ctrl-C goes to the station, which then
+            # stops the farm in order; and a last-resort kill can take the whole group
+            # (the child and its snmpsim) by the child's id.
+            self._process = subprocess.Popen(
+                [sys.executable, "-m", "rig.sim.farm"],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=log,
+                text=True,
+                bufsize=1,
+                start_new_session=True,
+            )
+        reader = threading.Thread(
+            target=self._read, args=(self._process.stdout,), name="rig.farm-reader", daemon=True
+        )
+        reader.start()
+        try:
+            request = {
+                "op": "start",
+                "bays": [asdict(b) for b in self.bays],
+                "workdir": str(self.workdir),
+                "pse_poll_s": self.pse_poll_s,
+            }
+            self._layout = self._ask(request, _START_TIMEOUT_S)["layout"]
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def stop(self) -> None:
+        """Stop the cameras, boards, PSE and agent, and reap the child. Idempotent."""
+        process = self._process
+        if process is None:
+            return
+        try:
+            if process.poll() is None and process.stdin is not None:
+                # End of input is the child's signal to stop everything it runs.
+                process.stdin.close()
+            process.wait(timeout=_STOP_TIMEOUT_S)
+        except (OSError, subprocess.TimeoutExpired):
+            self._kill_group(process)
+        finally:
+            if process.stdout is not None:
+                process.stdout.close()
+            self._process = None
+
+    @staticmethod
+    def _kill_group(process: subprocess.Popen[str]) -> None:
+        """A child that would not stop: SIGTERM (it still cleans up), then SIGKILL to its
+        whole session (its snmpsim too: it is in the child's group)."""
+        for sig, wait_s in ((signal.SIGTERM, 10.0), (signal.SIGKILL, None)):
+            try:
+                os.killpg(process.pid, sig)
+            except ProcessLookupError:
+                break
+            try:
+                process.wait(timeout=wait_s)
+                if sig == signal.SIGTERM:
+                    os.killpg(process.pid, signal.SIGKILL)  # anything the child left behind
+                break
+            except subprocess.TimeoutExpired:
+                continue
+            except ProcessLookupError:
+                break
+        process.wait()
+
+    def __enter__(self) -> SimFarm:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    # -- what the station needs ----------------------------------------------------------------
+
+    @property
+    def pid(self) -> int:
+        if self._process is None:
+            raise RuntimeError("the farm is not running")
+        return self._process.pid
+
+    @property
+    def agent_pids(self) -> list[int]:
+        """The snmpsim agents' process ids (none without switch bays)."""
+        pid = self._started().get("agent_pid")
+        return [int(pid)] if pid else []
+
+    @property
+    def running(self) -> bool:
+        return self._process is not None and self._process.poll() is None
+
+    @property
+    def target(self) -> str:
+        """The SADP target: "127.0.0.1:PORT" of the farm's SimNetwork."""
+        return str(self._started()["target"])
+
+    @property
+    def boards(self) -> dict[str, str]:
+        """Each board's pty by name: b0, b1, ... (board bays), p0, p1, ... (pressers)."""
+        return dict(self._started()["boards"])
+
+    @property
+    def switches(self) -> dict[str, SwitchAgent]:
+        """Each simulated switch by name (sw1, sw2, ...): all on one agent, by community."""
+        return {n: SwitchAgent(**s) for n, s in self._started()["switches"].items()}
+
+    def rig_toml(
+        self,
+        *,
+        off_s: float,
+        hold_s: float,
+        boot_timeout_s: float,
+        escalation_holds_s: list[float] | None = None,
+        profile: str | None = None,
+        network: dict[str, Any],
+        station: str,
+        extra: str = "",
+    ) -> str:
+        """The station's whole rig.toml for this farm. `profile` None: no profile key (the
+        generic one); `escalation_holds_s` None: the profile's; `extra`: text appended (a
+        `[fleet]` table, say)."""
+        from rig.sim.bench import rig_toml
+
+        keys: dict[str, Any] = {"off_s": off_s, "hold_s": hold_s, "boot_timeout_s": boot_timeout_s}
+        if escalation_holds_s is not None:
+            keys["escalation_holds_s"] = list(escalation_holds_s)
+        if profile is not None:
+            keys["profile"] = profile
+        bays = [{"name": b.name, **self.placement[b.name], **keys} for b in self.bays]
+        switches = {
+            name: {
+                "host": agent.host,
+                "community": agent.community,
+                # Generous: the PSE polls every 20 ms, but the station may share a loaded
+                # 2-core machine with 48 bays' worth of simulation.
+                "timeout_s": 2.0,
+                "retries": 2,
+                "cut_timeout_s": 15.0,
+                "on_timeout_s": 15.0,
+            }
+            for name, agent in self.switches.items()
+        }
+        text = rig_toml(
+            target=self.target,
+            bays=bays,
+            station=station,
+            network=network,
+            boards=self.boards,
+            switches=switches,
+        )
+        return text + extra
+
+    def reload(self, bay: str) -> str:
+        """The next unit of `bay` off the returns pile: the bay's camera activated again (as
+        the unit a customer returned is) and its label's serial, as the scanner reads it."""
+        if bay not in self.placement:
+            raise KeyError(f"no bay {bay!r} in the farm")
+        return str(self._ask({"op": "reload", "bay": bay}, _REQUEST_TIMEOUT_S)["serial"])
+
+    def camera_state(self, bay: str) -> dict[str, Any]:
+        """The bay's camera as the farm sees it: online, phase, activated, resets, ..."""
+        state: dict[str, Any] = self._ask({"op": "state", "bay": bay}, _REQUEST_TIMEOUT_S)
+        return dict(state["state"])
+
+    def cpu_s(self) -> float:
+        """CPU seconds the farm has used so far: the child and its snmpsim agent."""
+        return sum(self.cpu_by_process().values())
+
+    def cpu_by_process(self) -> dict[str, float]:
+        """CPU seconds so far, by process: "farm" (the child) and "snmpsim" (if switches)."""
+        pids = {"farm": self.pid}
+        for pid in self.agent_pids:
+            pids["snmpsim"] = pid
+        out = {}
+        for name, pid in pids.items():
+            cpu = _process_cpu_s(pid)
+            if cpu is not None:  # gone (stopping): its last reading stands
+                self._cpu_last[pid] = cpu
+            out[name] = self._cpu_last.get(pid, 0.0)
+        return out
+
+    # -- the pipe ----------------------------------------------------------------------------
+
+    def _started(self) -> dict[str, Any]:
+        if not self._layout:
+            raise RuntimeError("the farm has not been started")
+        return self._layout
+
+    def _read(self, stdout: IO[str] | None) -> None:
+        assert stdout is not None
+        try:
+            for line in stdout:
+                self._replies.put(json.loads(line))
+        except (OSError, ValueError):
+            pass
+        self._replies.put(None)  # the child is gone
+
+    def _ask(self, request: dict[str, Any], timeout_s: float) -> dict[str, Any]:
+        with self._lock:
+            process = self._process
+            if process is None or process.stdin is None:
+                raise RuntimeError("the farm is not running")
+            try:
+                process.stdin.write(json.dumps(request) + "\n")
+                process.stdin.flush()
+                reply = self._replies.get(timeout=timeout_s)
+            except (OSError, queue.Empty) as exc:
+                raise RuntimeError(f"the farm did not answer {request['op']}: {exc}") from None
+            if reply is None:
+                self._replies.put(None)  # every later request fails the same way
+                raise RuntimeError(f"the farm process ended: {self._log_tail()}")
+            if "error" in reply:
+                raise RuntimeError(f"the farm failed {request['op']}: {reply['error']}")
+            return reply
+
+    def _log_tail(self) -> str:
+        try:
+            return self.log_path.read_text()[-2000:]
+        except OSError:
+            return "(no log)"
+
+
+def _process_cpu_s(pid: int) -> float | None:
+    """utime + stime of a live process (all its threads), from /proc; None if it is gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+# -- the child's side ---------------------------------------------------------------------------
+
+
+class _Wire:
+    """A bay's camera fed its power and reset pin from their sources on every change.
+
+    Several threads tell it of changes (the board's for the pin, the PSE's for a switch
+    port): the lock makes each update read both sources and feed them as one, so the last
+    update always leaves the camera in step with the hardware."""
+
+    def __init__(self, camera: Any, power: Callable[[], bool], pin: Callable[[], bool]) -> None:
+        self.camera = camera
+        self._power = power
+        self._pin = pin
+        self._lock = threading.Lock()
+
+    def update(self) -> None:
+        with self._lock:
+            self.camera.feed(self._power(), self._pin())
+
+
+class _Lab:
+    """What the child runs for the bays it was given."""
+
+    def __init__(self, bays: list[FarmBay], workdir: Path, pse_poll_s: float) -> None:
+        from rig.sim.board import SimBoard
+        from rig.sim.camera import CameraSpec, SimCamera
+        from rig.sim.network import SimNetwork
+
+        self.bays = bays
+        self.workdir = workdir
+        self.plan = _plan(bays)
+        self.pse_poll_s = pse_poll_s
+        self.network = SimNetwork()
+        self.boards: dict[str, SimBoard] = {}
+        for where in self.plan.values():
+            name = where["presser"]["board"]
+            if name not in self.boards:
+                self.boards[name] = SimBoard(channels=CHANNELS)
+        self.cameras: dict[str, SimCamera] = {}
+        for bay in bays:
+            n = self.plan[bay.name]["camera"]
+            values: dict[str, Any] = {"boot_s": bay.boot_s, "reset_hold_s": bay.reset_hold_s}
+            if bay.model != DEFAULT_MODEL:
+                values["model"] = bay.model
+                values["device_sn"] = f"{bay.model}20230815AAWRJ{12345000 + n:08d}"
+            self.cameras[bay.name] = SimCamera(CameraSpec.sample(n, **{**values, **bay.spec}))
+        self.agent: Any = None
+        self.pses: dict[str, Any] = {}
+        self._guard = threading.Lock()
+
+    def start(self) -> dict[str, Any]:
+        self.network.start()
+        for board in self.boards.values():
+            board.start()
+        for camera in self.cameras.values():
+            # Powered and answering from the start: the farm is ready at once (a board's
+            # relays come up safe, the camera powered; a switch port is delivering).
+            camera.start(online=True)
+            self.network.add(camera)
+        switches = self._start_switches()
+        wires: dict[tuple[str, int], _Wire] = {}
+        ports: dict[tuple[str, int], _Wire] = {}
+        for bay in self.bays:
+            where, camera = self.plan[bay.name], self.cameras[bay.name]
+            board, ch = self.boards[where["presser"]["board"]], where["presser"]["channel"]
+            pin = _pin_of(board, ch)
+            if bay.power == "board":
+                power = _power_of(board, ch)
+            else:
+                pse, port = self.pses[where["power"]["switch"]], where["power"]["port"]
+                power = _port_of(pse, port)
+            wire = _Wire(camera, power, pin)
+            wires[(where["presser"]["board"], ch)] = wire
+            if bay.power == "switch":
+                ports[(where["power"]["switch"], where["power"]["port"])] = wire
+        for name, board in self.boards.items():
+            board.add_listener(_on_channel(name, wires))
+        for name, pse in self.pses.items():
+            pse.on_change = _on_port(name, ports)
+            pse.start()
+        for wire in wires.values():
+            wire.update()  # in step with the hardware from the start
+        self._wait_online()
+        return {
+            "target": self.network.target,
+            "boards": {name: board.port for name, board in self.boards.items()},
+            "switches": switches,
+            "agent_pid": self.agent._process.pid if self.agent is not None else None,
+        }
+
+    def _start_switches(self) -> dict[str, dict[str, str]]:
+        on_switch: dict[str, dict[int, list[str]]] = {}
+        for bay in self.bays:
+            where = self.plan[bay.name]["power"]
+            if "switch" in where:
+                macs = on_switch.setdefault(where["switch"], {})
+                macs[where["port"]] = [self.cameras[bay.name].spec.mac]
+        if not on_switch:
+            return {}
+        from rig.sim.snmp import SimPse, SnmpAgent, switch_snmprec
+
+        # One agent for all the switches, told apart by community (snmpsim serves one data
+        # file per community): one snmpsim process however many bays.
+        communities = {name: f"farm-{name}" for name in on_switch}
+        data = {communities[name]: switch_snmprec(units) for name, units in on_switch.items()}
+        self.agent = SnmpAgent(self.workdir / "snmpsim", data).start()
+        for name, units in on_switch.items():
+            pse = SimPse(
+                self.agent, communities[name], detect_s=PSE_DETECT_S, poll_s=self.pse_poll_s
+            )
+            for port in units:
+                pse.watch(port)
+            self.pses[name] = pse
+        # Watched ports deliver once detection has run: waited out here, so the PSE's first
+        # look finds them delivering and the cameras, already up, keep running.
+        time.sleep(PSE_DETECT_S * 2)
+        return {n: {"host": self.agent.target, "community": c} for n, c in communities.items()}
+
+    def _wait_online(self, timeout_s: float = 60.0) -> None:
+        deadline = time.monotonic() + timeout_s
+        while not all(c.online for c in self.cameras.values()):
+            if time.monotonic() > deadline:
+                down = [n for n, c in self.cameras.items() if not c.online]
+                raise RuntimeError(f"cameras not online after {timeout_s:g} s: {down}")
+            time.sleep(0.05)
+
+    def reload(self, bay: str) -> str:
+        camera = self.cameras[bay]
+        with self._guard:
+            if not camera.activated:
+                camera.activate()  # the next unit off the returns pile: set up by a customer
+        return str(camera.spec.device_sn[-13:])
+
+    def state(self, bay: str) -> dict[str, Any]:
+        camera = self.cameras[bay]
+        return {
+            "online": camera.online,
+            "phase": camera.phase,
+            "activated": camera.activated,
+            "resets": camera.resets,
+            "power_cycles": camera.power_cycles,
+            "mac": camera.spec.mac,
+            "serial": camera.spec.device_sn,
+        }
+
+    def stop(self) -> None:
+        # The cameras' HTTP servers each take a poll interval to shut down: in parallel.
+        stoppers = [threading.Thread(target=c.stop, daemon=True) for c in self.cameras.values()]
+        for thread in stoppers:
+            thread.start()
+        for pse in self.pses.values():
+            pse.stop()
+        if self.agent is not None:
+            self.agent.stop()
+        for thread in stoppers:
+            thread.join(timeout=10)
+        self.network.stop()
+        for board in self.boards.values():
+            board.stop()
+
+
+def _pin_of(board: Any, ch: int) -> Callable[[], bool]:
+    return lambda: bool(board.pin_is_down(ch))
+
+
+def _power_of(board: Any, ch: int) -> Callable[[], bool]:
+    return lambda: bool(board.power_is_on(ch))
+
+
+def _port_of(pse: Any, port: int) -> Callable[[], bool]:
+    return lambda: bool(pse.powered(port))
+
+
+def _on_channel(board: str, wires: dict[tuple[str, int], _Wire]) -> Callable[[int], None]:
+    def changed(ch: int) -> None:
+        wire = wires.get((board, ch))
+        if wire is not None:  # a presser board's spare channel drives nothing
+            wire.update()
+
+    return changed
+
+
+def _on_port(switch: str, ports: dict[tuple[str, int], _Wire]) -> Callable[[int, bool], None]:
+    def changed(port: int, delivering: bool) -> None:
+        wire = ports.get((switch, port))
+        if wire is not None:
+            wire.update()
+
+    return changed
+
+
+def _child(stdin: IO[str], out: IO[str]) -> int:
+    """The child's loop: the plan in, the layout out, then requests until stdin closes."""
+    import logging
+    import traceback
+
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(message)s")
+
+    def send(message: dict[str, Any]) -> None:
+        out.write(json.dumps(message) + "\n")
+        out.flush()
+
+    lab: _Lab | None = None
+    try:
+        for line in stdin:
+            request = json.loads(line)
+            op = request.get("op")
+            try:
+                if op == "start" and lab is None:
+                    bays = [FarmBay(**b) for b in request["bays"]]
+                    lab = _Lab(bays, Path(request["workdir"]), request["pse_poll_s"])
+                    send({"layout": lab.start()})
+                elif op == "reload" and lab is not None:
+                    send({"serial": lab.reload(request["bay"])})
+                elif op == "state" and lab is not None:
+                    send({"state": lab.state(request["bay"])})
+                else:
+                    send({"error": f"unknown request {op!r}"})
+            except Exception as exc:
+                traceback.print_exc()
+                send({"error": f"{type(exc).__name__}: {exc}"})
+                if op == "start":
+                    return 1
+    finally:
+        if lab is not None:
+            lab.stop()
+    return 0
+
+
+def main() -> int:
+    # The protocol keeps the real stdout; anything else printed to fd 1 (a library's
+    # print) goes to stderr, the farm's log, and cannot corrupt a reply.
+    out = os.fdopen(os.dup(1), "w", buffering=1)
+    os.dup2(2, 1)
+
+    def terminate(signum: int, frame: object) -> None:
+        raise SystemExit(128 + signum)  # unwinds through _child's cleanup
+
+    signal.signal(signal.SIGTERM, terminate)
+    return _child(sys.stdin, out)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
