@@ -82,6 +82,9 @@ class NetworkConfig:
     sadp_source: str | None = None  # local address to send from (picks the NIC)
     sadp_interface: str | None = None  # NIC name, e.g. "eth0" (SO_BINDTODEVICE)
     sadp_poll_s: float = 0.5
+    # The poll period while a unit is expected to go or come back (a cut, a boot): how close
+    # to the wire detection is. Idle, the rig polls at sadp_poll_s.
+    sadp_fast_poll_s: float = 0.1
     http_timeout_s: float = 5.0
     # A unit back on SADP must keep answering this long to count as booted; one that drops
     # out within it is looping. Each second here is a second added to every unit.
@@ -240,9 +243,16 @@ def _network(t: Table | None) -> NetworkConfig:
         sadp_source=t.text("sadp_source", None),
         sadp_interface=t.text("sadp_interface", None),
         sadp_poll_s=t.number("sadp_poll_s", 0.5, lo=0.1, hi=10, unit="s"),
+        sadp_fast_poll_s=t.number("sadp_fast_poll_s", 0.1, lo=0.02, hi=10, unit="s"),
         http_timeout_s=t.number("http_timeout_s", 5.0, lo=0.5, hi=60, unit="s"),
         settle_s=t.number("settle_s", 0.5, lo=0, hi=120, unit="s"),
     )
+    if config.sadp_fast_poll_s > config.sadp_poll_s:
+        raise t.error(
+            "sadp_fast_poll_s",
+            f"must not be over sadp_poll_s ({config.sadp_poll_s:g} s), "
+            f"got {config.sadp_fast_poll_s:g}",
+        )
     t.finish()
     return config
 
@@ -408,6 +418,7 @@ sadp_target = "239.255.255.250:37020"
 # sadp_source = "192.0.2.10"       # send from this local address (picks the camera NIC)
 # sadp_interface = "eth1"          # or bind to this NIC by name
 # sadp_poll_s = 0.5                # how often the rig asks who is there
+# sadp_fast_poll_s = 0.1           # ... while a unit is expected to go or come back
 # http_timeout_s = 5.0             # every ISAPI call gives up after this
 # settle_s = 0.5                   # a unit back must stay up this long (else: reboot loop)
 

@@ -3,8 +3,9 @@
 Each bay has a worker thread: it waits for the next unit, runs it (escalating to longer holds
 while it ends `not_reset`), shows the outcome and waits again. The operator loads a unit and
 scans its label: a scanned serial goes to the first idle bay, or to the bay it names
-(`B AAWRJ1234567`). One SADP poller serves every bay. Power cuts of different bays are at
-least `CUT_SPACING_S` apart, so "the unit that vanished" always names one unit.
+(`B AAWRJ1234567`). One SADP poller serves every bay. Power cuts that must name their unit as
+"the one that vanished" are at least `cut_spacing_for()` apart (a few fast SADP polls), so that
+always names one unit; a unit already known by its MAC is cut whenever its bay is ready.
 
 Crash safety: at start, jobs a dead station left running are marked `aborted` (interrupted)
 and every bay is put in its safe state before anything else happens.
@@ -30,7 +31,7 @@ from typing import Any
 
 from rig.autostart import WAITING, AutoStart
 from rig.clock import Alarm, Clock, StoppableClock
-from rig.config import BayConfig, RigConfig
+from rig.config import BayConfig, NetworkConfig, RigConfig
 from rig.errors import Aborted, UsageError
 from rig.fleet.link import fleet_link
 from rig.hardware.bay import BayHardware
@@ -41,6 +42,7 @@ from rig.hardware.switch import SwitchPowerSwitch
 from rig.identity import check_serial
 from rig.job import JobReport, Result
 from rig.jobs import carry_over_rest, run_unit
+from rig.network.sadp.poller import DEFAULT_MISSES_TO_VANISH
 from rig.notify import DEFAULT_GRACE_S, Liveness, Notifier, Party, Watchdog
 from rig.operator import Operator
 from rig.outcomes import Outcome
@@ -51,9 +53,20 @@ from rig.session import Session, open_session
 
 log = logging.getLogger(__name__)
 
-#: Minimum time between two bays' power cuts: longer than the SADP poller needs to see one
-#: unit vanish before the next may.
-CUT_SPACING_S = 1.0
+#: What the spacing of power cuts adds to the poller's own delay: a loaded machine's polls run
+#: late, and a cut must not land inside the previous cut's "one more poll".
+CUT_MARGIN_S = 0.2
+
+
+def cut_spacing_for(network: NetworkConfig) -> float:
+    """Minimum time between two power cuts that each need a slot: long enough for the SADP
+    poller, polling fast while a cut is expected, to see one unit vanish (the poll in
+    flight, then `misses` silent ones) before the next may."""
+    return network.sadp_fast_poll_s * (DEFAULT_MISSES_TO_VANISH + 1) + CUT_MARGIN_S
+
+
+#: The spacing at the default network settings.
+CUT_SPACING_S = cut_spacing_for(NetworkConfig())
 
 
 def liveness_grace_s(config: RigConfig) -> float:
@@ -79,7 +92,8 @@ def unit_outcome(reports: list[JobReport]) -> tuple[Result, str]:
 
 
 class CutGate:
-    """Hands out power-cut slots at least `spacing_s` apart, to one bay at a time."""
+    """Hands out power-cut slots at least `spacing_s` apart, to one bay at a time (only the
+    cuts whose unit is to be named by its vanishing ask for one: Verifier.needs_cut_slot)."""
 
     def __init__(self, clock: Clock, spacing_s: float = CUT_SPACING_S) -> None:
         self._clock = clock
@@ -128,7 +142,7 @@ class Station:
         progress: Progress | None = None,
         pin_factory: object = None,
         retry: bool = True,
-        cut_spacing_s: float = CUT_SPACING_S,
+        cut_spacing_s: float | None = None,  # default: from the config's fast SADP poll
         notifier: Notifier | None = None,
         liveness: Liveness | None = None,
         qa: QaRequest | None = None,
@@ -155,7 +169,8 @@ class Station:
         self.stop = Alarm()
         self._stop_reason = "the station is stopping"
         self.workers_clock = StoppableClock(clock, self.stop, lambda: self._stop_reason)
-        self.gate = CutGate(self.workers_clock, cut_spacing_s)
+        spacing_s = cut_spacing_for(config.network) if cut_spacing_s is None else cut_spacing_s
+        self.gate = CutGate(self.workers_clock, spacing_s)
         self.tally = Tally(started=clock.monotonic())
         self.units: list[list[JobReport]] = []  # every attempt of every unit, in order
         self.interrupted: list[int] = []

@@ -3,7 +3,6 @@ escalation to a longer hold, and recovery after the station was killed mid-hold.
 
 from __future__ import annotations
 
-import itertools
 import os
 import queue
 import signal
@@ -120,13 +119,14 @@ def test_four_bays_at_once_with_staggered_cuts(
     # Each unit verified in its own bay, by its own MAC.
     by_bay = {unit[-1].bay: unit[-1].result.unit.mac for unit in station.units}
     assert by_bay == {bay: cam.spec.mac for bay, cam in zip("ABCD", cameras, strict=True)}
-    # Power cuts at least 1 s apart, and the bays overlapped (far less than 4 units' time).
+    # Every unit was cut once, and the bays overlapped (far less than 4 units' time). Scanned
+    # units answering before the cut are known by MAC: their cuts take no power-cut slot
+    # (the slots of units named by their vanishing: tests/test_fast_detection.py).
     with RecordStore(tmp_path) as store:
-        cuts = sorted(
-            s["started_mono"] for j in store.jobs() for s in j["steps"] if s["name"] == "power_off"
-        )
+        jobs = store.jobs()
+    cuts = [s for j in jobs for s in j["steps"] if s["name"] == "power_off"]
     assert len(cuts) == 4
-    assert all(b - a >= 0.999 for a, b in itertools.pairwise(cuts))
+    assert "waiting for a power-cut slot" not in {c.stage for c in changes}
     one_unit_s = 0.6 + 1.8 + 0.3 + 0.4
     assert elapsed < 4 * one_unit_s
     assert station.tally.done == 4 and station.tally.verified == 4

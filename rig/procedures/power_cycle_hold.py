@@ -18,7 +18,7 @@ class PowerCycleHold(BayProcedure):
     def reset(self, job: JobContext) -> None:
         plan, power, presser, clock = self.plan, self.bay.power, self.bay.presser, job.clock
         self.identify(job, cut=True)
-        if self.before_cut is not None:
+        if self.before_cut is not None and self.verifier.needs_cut_slot:
             job.stage("waiting for a power-cut slot")
             self.before_cut()
         with job.step(StepName.POWER_OFF, off_s=plan.off_s, power=power.name) as d:

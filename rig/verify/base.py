@@ -28,6 +28,14 @@ class Verifier(ABC):
         """How the unit was identified ("switch port", "scanned serial"...), once known."""
         return None
 
+    @property
+    def needs_cut_slot(self) -> bool:
+        """Must this job's power cut wait for a slot of its own (rig.station.CutGate)?
+
+        Yes while the unit is to be known as "the one that vanishes at the cut": two cuts at
+        once would make that ambiguous. A unit already known (by MAC) needs none."""
+        return True
+
     def on_port(self, where: str, macs: Sequence[str]) -> None:
         """Before identify(): the bay's power is switch port `where`, `macs` are on it."""
         self.port = (where, tuple(macs))

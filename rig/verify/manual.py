@@ -15,6 +15,10 @@ class ManualVerifier(Verifier):
         self._operator = operator
         self._bay = bay
 
+    @property
+    def needs_cut_slot(self) -> bool:
+        return False  # the operator, not a vanishing unit, says who is in the bay
+
     def identify(self, scanned_serial: str | None, *, cut: bool = True) -> Unit:
         self.unit = Unit(serial=scanned_serial)
         return self.unit

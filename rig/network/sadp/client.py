@@ -8,8 +8,10 @@ cameras share the same address.
 from __future__ import annotations
 
 import collections
+import contextlib
 import dataclasses
 import logging
+import selectors
 import socket
 import struct
 import threading
@@ -42,6 +44,7 @@ class SadpStats:
     duplicates: int = 0  # same MAC again within one window
     foreign: int = 0  # answers to someone else's probe
     late: int = 0  # answers to one of our earlier probes, arriving after its window
+    woken: int = 0  # windows ended early by wake()
     junk: int = 0  # not a ProbeMatch, unreadable, or over recv_cap
 
 
@@ -52,6 +55,10 @@ class SadpClient:
     (docs/architecture.md), so the socket is bound to an ephemeral port and no multicast group
     is joined. Probes from several threads are
     serialised: two windows sharing one socket would steal each other's replies.
+
+    A window waits in `selectors` on the socket and on a wake pair, so `wake()` (another
+    thread) ends it at once without any polling loop: the poller ends a slow window the moment
+    someone starts expecting a unit to go or come back.
     """
 
     # Remember a few of our own recent probes so a slow unit's late answer is counted as late,
@@ -78,12 +85,20 @@ class SadpClient:
         self.stats = SadpStats()
         self._lock = threading.Lock()
         self._recent: collections.deque[str] = collections.deque(maxlen=self._RECENT_PROBES)
+        # wake(): a byte written to `_wake_w` ends the window in progress, or the next one
+        # (right after its probe is sent) if none is; clear_wake() drops one left pending.
+        self._wake_lock = threading.Lock()
+        self._wake_r, self._wake_w = socket.socketpair()
+        self._wake_r.setblocking(False)
+        self._wake_w.setblocking(False)
         self._sock: socket.socket | None = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         try:
             self._configure(self._sock, ttl)
         except BaseException:
             self._sock.close()
             self._sock = None
+            self._wake_r.close()
+            self._wake_w.close()
             raise
 
     def _configure(self, sock: socket.socket, ttl: int) -> None:
@@ -144,9 +159,11 @@ class SadpClient:
         """Send one probe and collect the units that answer within `window_s`, one per MAC.
 
         `on_reply` sees each unit the moment its answer arrives (the poller notices a unit
-        coming back without waiting for the window to close). Raises NetworkError if the
-        probe cannot be sent. Foreign, late and junk datagrams are counted in `stats` and
-        otherwise ignored.
+        coming back without waiting for the window to close). It also sees a late answer (to
+        one of our recent probes, arriving in this window): still proof the unit is there,
+        though not one of this window's replies. Raises NetworkError if the probe cannot be
+        sent. Foreign, late and junk datagrams are counted in `stats`; `wake()` ends the
+        window early (the replies so far are returned).
         """
         if window_s < 0:
             raise ValueError(f"SADP window must not be negative, got {window_s}")
@@ -166,23 +183,65 @@ class SadpClient:
             self._recent.append(probe_uuid.casefold())
             return self._collect(sock, probe_uuid, deadline, on_reply)
 
+    def wake(self) -> bool:
+        """End the window in progress now (from another thread); if none is, the next one
+        ends right after its probe is sent, unless clear_wake() comes first."""
+        with self._wake_lock:
+            if self._sock is None:
+                return False
+            # A full pair holds wakes already: the window ends all the same.
+            with contextlib.suppress(BlockingIOError):
+                self._wake_w.send(b"w")
+            return True
+
+    def clear_wake(self) -> None:
+        """Drop a wake that no window has taken (it came as the window closed)."""
+        with self._wake_lock:
+            if self._sock is not None:
+                self._drain_wake()
+
+    def _drain_wake(self) -> bool:
+        woken = False
+        while True:
+            try:
+                woken = bool(self._wake_r.recv(64)) or woken
+            except (BlockingIOError, InterruptedError):
+                return woken
+            except OSError:
+                return woken  # closed
+
     def _datagrams(
         self, sock: socket.socket, deadline: float
     ) -> Iterator[tuple[bytes, tuple[str, int]]]:
-        """Every datagram that reaches `sock` before `deadline` (oversized ones included, one
-        byte over the cap so the caller can tell them from one exactly at it)."""
-        while (remaining := deadline - time.monotonic()) > 0:
-            sock.settimeout(remaining)
-            try:
-                data, sender = sock.recvfrom(self.recv_cap + 1)
-            except TimeoutError:
-                return
-            except ConnectionError:
-                # An ICMP error from an earlier send surfacing here; nothing to read.
-                continue
-            except OSError as exc:
-                raise NetworkError(f"SADP receive failed: {exc.strerror or exc}") from exc
-            yield data, sender
+        """Every datagram that reaches `sock` before `deadline` or a wake (oversized ones
+        included, one byte over the cap so the caller can tell them from one exactly at it).
+
+        One select over the socket and the wake pair: the thread sleeps in the kernel until a
+        datagram, a wake or the deadline, so an idle poller costs no CPU."""
+        sock.setblocking(False)
+        with selectors.DefaultSelector() as selector:
+            selector.register(sock, selectors.EVENT_READ)
+            selector.register(self._wake_r, selectors.EVENT_READ)
+            while (remaining := deadline - time.monotonic()) > 0:
+                ready = {key.fileobj for key, _ in selector.select(remaining)}
+                if self._wake_r in ready:
+                    with self._wake_lock:
+                        woken = self._drain_wake()
+                    if woken:
+                        self.stats.woken += 1
+                        return
+                if sock not in ready:
+                    continue
+                try:
+                    data, sender = sock.recvfrom(self.recv_cap + 1)
+                except (BlockingIOError, InterruptedError):
+                    continue
+                except ConnectionError:
+                    # An ICMP error from an earlier send surfacing here; nothing to read.
+                    continue
+                except OSError as exc:
+                    raise NetworkError(f"SADP receive failed: {exc.strerror or exc}") from exc
+                yield data, sender
 
     def _collect(
         self,
@@ -201,6 +260,9 @@ class SadpClient:
             except ForeignReply as exc:
                 if exc.uuid.casefold() in self._recent:
                     self.stats.late += 1
+                    if on_reply is not None and (late := self._late_reply(data)) is not None:
+                        # Late, but the unit answered: it is there (not this window's reply).
+                        on_reply(dataclasses.replace(late, sender=str(sender[0])))
                 else:
                     self.stats.foreign += 1
                 continue
@@ -217,12 +279,22 @@ class SadpClient:
         self.stats.replies += len(by_mac)
         return list(by_mac.values())
 
+    @staticmethod
+    def _late_reply(data: bytes) -> SadpReply | None:
+        try:
+            return parse_probe_match(data)
+        except ParseError:
+            return None  # answers an old probe but names no unit (no valid MAC): nothing
+
     def close(self) -> None:
         """Close the socket; idempotent."""
         with self._lock:
             if self._sock is not None:
                 self._sock.close()
                 self._sock = None
+                with self._wake_lock:
+                    self._wake_r.close()
+                    self._wake_w.close()
 
     def __enter__(self) -> SadpClient:
         return self
