@@ -388,6 +388,7 @@ class Station:
                     on_stage=partial(self._stage, bay.name),
                     before_cut=self.gate.wait_turn,
                     qa=QaRun(self.qa, session.network) if self.qa and session.network else None,
+                    learner=session.hold_learner(),
                 )
             except Exception as exc:  # a bay must never take the station down
                 log.exception("bay %s: unexpected failure", bay.name)
