@@ -279,6 +279,8 @@ def run_station(
     text = rig_toml(
         target=network.target,
         station="bench",
+        # The benchmark measures the holds it sets: none of them may be learned instead.
+        station_keys={"learn_holds": False},
         network={"sadp_poll_s": poll_s, "settle_s": settle_s},
         boards={f"b{n}": b.port for n, b in enumerate(boards)},
         bays=config_bays,

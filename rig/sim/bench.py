@@ -60,10 +60,12 @@ def rig_toml(
     network: dict[str, Any] | None = None,
     boards: dict[str, str] | None = None,
     data_dir: str | None = None,
+    station_keys: dict[str, Any] | None = None,
 ) -> str:
     """The text of a rig.toml for a simulated bench: SADP to `target` (the SimNetwork's
-    loopback address), the given bays, and the boards by name and port."""
-    doc: dict[str, Any] = {"station": {"name": station}}
+    loopback address), the given bays, the boards by name and port, and more `[station]`
+    keys (`learn_holds = false`)."""
+    doc: dict[str, Any] = {"station": {"name": station, **(station_keys or {})}}
     if data_dir is not None:
         doc["station"]["data_dir"] = data_dir
     doc["network"] = {"sadp_target": target, **(network or {})}
