@@ -21,7 +21,13 @@ from rich.table import Table
 
 from rig import __version__
 from rig.clock import Clock, SystemClock
-from rig.config import DEFAULT_CONFIG, EXAMPLE_CONFIG, load_config, resolve_data_dir
+from rig.config import (
+    DEFAULT_CONFIG,
+    EXAMPLE_CONFIG,
+    StationConfig,
+    load_config,
+    resolve_data_dir,
+)
 from rig.errors import ConfigError, RigError, UsageError
 from rig.hardware.bay import BayHardware
 from rig.hardware.board import BoardPool
@@ -93,7 +99,14 @@ def _parser() -> argparse.ArgumentParser:
     with_config(p)
     p.add_argument("--bay", required=True)
 
-    sub.add_parser("profiles", help="list the camera model profiles")
+    p = sub.add_parser("profiles", help="list the camera model profiles")
+    with_config(p)
+    p.add_argument(
+        "--learned",
+        action="store_true",
+        help="per model, the hold its units start at, learned from the records (README)",
+    )
+    p.add_argument("--json", action="store_true", help="with --learned: one object per model")
 
     p = sub.add_parser("init", help="write a commented example rig.toml")
     p.add_argument("path", nargs="?", type=Path, default=DEFAULT_CONFIG)
@@ -359,6 +372,10 @@ def selftest(hw: BayHardware, clock: Clock, operator: Operator) -> None:
 
 
 def cmd_profiles(args: argparse.Namespace) -> int:
+    if args.learned:
+        return _learned_holds(args)
+    if args.json:
+        raise UsageError("--json: only with --learned")
     table = Table(title="camera profiles")
     for column in ("model", "kind", "procedure", "off_s", "hold_s", "window", "boot", "escalation"):
         table.add_column(column)
@@ -377,6 +394,44 @@ def cmd_profiles(args: argparse.Namespace) -> int:
     console.print(table)
     for p in all_profiles().values():
         console.print(f"[bold]{p.model}[/]: {p.fixture}")
+    return EXIT_OK
+
+
+def _learned_holds(args: argparse.Namespace) -> int:
+    """`rig profiles --learned`: what the station's records have taught, per model."""
+    from rig.holds import learned_models
+
+    config = _config_if_any(args)
+    min_units = config.station.learn_min_units if config else StationConfig.learn_min_units
+    with open_records(resolve_data_dir(args.data_dir, config), SystemClock(), config) as store:
+        models = learned_models(store, min_units=min_units)
+    if args.json:
+        for model in models:
+            print(json.dumps(model.as_json(), sort_keys=True))
+        return EXIT_OK
+    table = Table(title=f"holds learned per model (sure: {min_units} units, 90 % verified)")
+    for column in ("model", "learned hold", "profile hold", "window", "units verified", "status"):
+        table.add_column(column)
+    for model in models:
+        sure, profile = model.learned.sure, model.profile
+        table.add_row(
+            model.learned.key,
+            f"{model.start_s:g} s" if model.start_s is not None else "-",
+            # A model rig ships no profile for is held as the generic profile says.
+            f"{profile.hold_s:g} s" + ("" if profile.model == model.learned.key else " (generic)"),
+            f"{profile.hold_window_s[0]:g}–{profile.hold_window_s[1]:g} s",
+            (
+                f"{sure.units_verified} of {sure.units_tried} units,"
+                f" {sure.attempts_verified} of {sure.attempts} attempts at {sure.hold_s:g} s"
+                if sure
+                else "-"
+            ),
+            "learned" if sure else model.learned.progress(),
+        )
+    console = _stdout_console()
+    console.print(table)
+    if not models:
+        console.print("no hard-reset attempts on record yet")
     return EXIT_OK
 
 

@@ -48,6 +48,9 @@ class BayConfig:
     boot_timeout_s: float
     escalation_holds_s: tuple[float, ...]
     verify: str
+    # The bay's config sets hold_s itself (not the profile's): a hold below the vendor's window
+    # chosen on purpose (a benchmark, a lab) is also the floor of a learned hold (rig.holds).
+    hold_s_set: bool = False
 
 
 @dataclass(frozen=True)
@@ -102,6 +105,10 @@ class StationConfig:
     # Switch bays start their unit themselves when its port starts delivering power and the
     # unit answers SADP (rig.autostart); a scan still works.
     autostart: bool = False
+    # Each unit starts at the hold its model's recent units proved (rig.holds), else at its
+    # bay's hold_s; a hold is sure once `learn_min_units` units verified at it.
+    learn_holds: bool = True
+    learn_min_units: int = 5
 
 
 @dataclass(frozen=True)
@@ -206,12 +213,22 @@ def _station(t: Table | None, base_dir: Path) -> StationConfig:
     scanner = t.text("scanner", None)
     qa = t.flag("qa", False)
     autostart = t.flag("autostart", False)
+    learn_holds = t.flag("learn_holds", True)
+    learn_min_units = t.integer("learn_min_units", 5, lo=2, hi=1000)
     t.finish()
     path = None
     if data_dir is not None:
         path = Path(os.path.expandvars(data_dir)).expanduser()
         path = path if path.is_absolute() else base_dir / path
-    return StationConfig(name=name, data_dir=path, scanner=scanner, qa=qa, autostart=autostart)
+    return StationConfig(
+        name=name,
+        data_dir=path,
+        scanner=scanner,
+        qa=qa,
+        autostart=autostart,
+        learn_holds=learn_holds,
+        learn_min_units=learn_min_units,
+    )
 
 
 def _labels(t: Table | None) -> LabelsConfig:
@@ -367,6 +384,7 @@ def _bay(t: Table, resources: Resources) -> BayConfig:
             t.numbers("escalation_holds_s", list(profile.escalation_holds_s), lo=1, hi=60)
         ),
         verify=t.text("verify", "network", choices=VERIFIERS),
+        hold_s_set=t.has("hold_s"),
     )
     t.finish()
     return bay
@@ -411,6 +429,8 @@ EXAMPLE_CONFIG = """\
 # scanner = "/dev/input/by-id/usb-SCANNER-event-kbd"  # a USB barcode scanner for `rig run`
 # qa = false                       # the QA pass after every reset (README "QA pass")
 # autostart = false                # switch bays: a unit plugged in starts itself (no scan)
+# learn_holds = true               # start each unit at the hold its model proved (README)
+# learn_min_units = 5              # units verified at a hold before it is sure (2-1000)
 
 [network]
 # Where SADP probes go. On the bench leave the multicast default; tests use 127.0.0.1:PORT.

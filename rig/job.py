@@ -69,6 +69,9 @@ class Plan:
     boot_timeout_s: float
     scanned_serial: str | None = None  # the label serial the operator gave, if any
     named_mac: str | None = None  # the MAC the operator gave (software reset), if any
+    # Why the job holds hold_s (rig.holds, rig.jobs.run_unit): "learned: 30 s verified 12 of
+    # 12 units of DS-2CD2143G2-I", "profile", an escalation; None for a plan nobody chose.
+    hold_basis: str | None = None
 
 
 @dataclass

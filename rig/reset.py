@@ -53,6 +53,7 @@ def reset_bays(
     units: list[list[JobReport]] = []
     with open_session(config, bays, data_dir, clock=clock, operator=operator) as session:
         runner = session.runner(clock)
+        learner = session.hold_learner()  # the same records teach `rig reset` and `rig run`
         qa_run = None
         if qa is not None and session.network is not None:
             from rig.qa.setup import QaRun
@@ -88,6 +89,7 @@ def reset_bays(
                         retry=retry,
                         on_stage=partial(progress.stage, bay.name),
                         qa=qa_run,
+                        learner=learner,
                     )
                 finally:
                     hw.close()

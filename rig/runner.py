@@ -152,16 +152,20 @@ class JobRunner:
             attempt=attempt,
             first_job_id=first_job_id,
         )
-        recorded = Unit()
+        recorded, recorded_plan = Unit(), procedure.plan
 
         def commit(step: Step) -> None:
-            nonlocal recorded
+            nonlocal recorded, recorded_plan
             store.add_step(job_id, step)
             # Who the unit is goes on record as soon as it is known: its answer before the
             # cut, the unit that vanished at the cut, the one found by the MAC given.
             if procedure.unit != recorded:
                 recorded = Unit(**procedure.unit.as_dict())
                 store.set_unit(job_id, recorded)
+            # So does a plan the procedure changed once it knew the unit (a learned hold).
+            if procedure.plan != recorded_plan:
+                recorded_plan = procedure.plan
+                store.set_plan(job_id, recorded_plan)
 
         job = JobContext(clock, commit, on_stage)
         try:

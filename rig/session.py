@@ -19,6 +19,7 @@ from rig.clock import Clock
 from rig.config import BayConfig, RigConfig
 from rig.hardware.board import BoardPool
 from rig.hardware.switch import SwitchPool, restore_ports_left_cut
+from rig.holds import HoldLearner
 from rig.operator import Operator
 from rig.records.lock import DataDirLock, StationBusy
 from rig.records.store import RecordError, RecordStore
@@ -42,6 +43,14 @@ class Session:
 
     def runner(self, clock: Clock) -> JobRunner:
         return JobRunner(self.store, clock, station=self.config.station.name)
+
+    def hold_learner(self) -> HoldLearner | None:
+        """Each unit's starting hold from its model's records, when `[station] learn_holds`
+        (rig.holds); None: every unit starts at its bay's hold_s."""
+        station = self.config.station
+        if not station.learn_holds:
+            return None
+        return HoldLearner(self.store, min_units=station.learn_min_units)
 
     def verifier(
         self, bay: BayConfig, operator: Operator, cancel: threading.Event | None = None

@@ -50,6 +50,7 @@ from rig.progress import Progress
 from rig.qa.setup import QaRequest, QaRun
 from rig.runner import JobRunner
 from rig.session import Session, open_session
+from rig.verify.network import NetworkWatch
 
 log = logging.getLogger(__name__)
 
@@ -195,6 +196,7 @@ class Station:
         self.autostart_poll_s = autostart_poll_s
         self._autostart: set[str] = set()
         self.autostart: AutoStart | None = None  # while the station runs, if it autostarts
+        self.network: NetworkWatch | None = None  # the SADP watch, once the station runs
 
     # -- the loop ---------------------------------------------------------------------------
 
@@ -210,6 +212,7 @@ class Station:
             # reason interrupted, before any actuator moves.
             store = session.store
             self.interrupted = session.interrupted
+            self.network = session.network  # its SADP client's counters (the benchmark)
             bays: list[tuple[BayConfig, BayHardware]] = []
             for bay in self.config.bays:
                 hw = build_bay(
@@ -403,6 +406,7 @@ class Station:
                     on_stage=partial(self._stage, bay.name),
                     before_cut=self.gate.wait_turn,
                     qa=QaRun(self.qa, session.network) if self.qa and session.network else None,
+                    learner=session.hold_learner(),
                 )
             except Exception as exc:  # a bay must never take the station down
                 log.exception("bay %s: unexpected failure", bay.name)

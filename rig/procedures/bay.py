@@ -9,14 +9,23 @@ from __future__ import annotations
 
 from abc import abstractmethod
 from collections.abc import Callable
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
 
 from rig.errors import HardwareFault
 from rig.hardware.base import MAX_PRESS_S
 from rig.hardware.bay import BayHardware
-from rig.job import Plan, StepName, Verdict
+from rig.job import Plan, StepName, Unit, Verdict
 from rig.procedures.base import VerifiedProcedure
 from rig.runner import JobContext
 from rig.verify.base import Verifier
+
+if TYPE_CHECKING:
+    from rig.holds import HoldChoice
+
+#: Chooses a unit's starting hold once it is known (rig.holds.HoldLearner.choose, bound to
+#: the bay).
+ChooseHold = Callable[[Unit], "HoldChoice"]
 
 #: The pin goes down before the hold's clock starts; this much slack on top of hold_s lets the
 #: normal release come first, while the backend's own guard still releases it if we hang.
@@ -33,6 +42,7 @@ class BayProcedure(VerifiedProcedure):
         plan: Plan,
         *,
         before_cut: Callable[[], None] | None = None,
+        choose_hold: ChooseHold | None = None,
     ) -> None:
         self.bay = bay
         self.verifier = verifier
@@ -40,6 +50,8 @@ class BayProcedure(VerifiedProcedure):
         # The station staggers the power cuts of its bays (identity by "the unit that vanished"
         # needs one cut at a time); a procedure that cuts blocks here until its bay's turn.
         self.before_cut = before_cut
+        # Learned holds (rig.holds): the plan's hold is chosen per unit, once it is known.
+        self.choose_hold = choose_hold
         self._hold_s: float | None = None
 
     # -- what the runner reads ------------------------------------------------------------
@@ -74,7 +86,9 @@ class BayProcedure(VerifiedProcedure):
                 job.stage("solenoid resting", job.clock.monotonic() + rest_s)
                 job.clock.sleep(rest_s)
 
-    def identify(self, job: JobContext, *, cut: bool) -> None:
+    def identify(self, job: JobContext, *, cut: bool, plan_hold: bool = False) -> None:
+        """Who is in the bay, while it is up. `plan_hold`: the unit is as known as it will be
+        before the press (no cut follows to name it), so its hold is chosen here too."""
         scanned = self.plan.scanned_serial
         with job.step(StepName.IDENTIFY, scanned_serial=scanned) as d:
             job.stage("identifying the unit")
@@ -88,6 +102,18 @@ class BayProcedure(VerifiedProcedure):
             d.update(unit.as_dict())
             if self.verifier.known_by is not None:
                 d["known_by"] = self.verifier.known_by
+            if plan_hold:
+                self.plan_hold(d)
+
+    def plan_hold(self, details: dict[str, Any]) -> None:
+        """The hold this unit starts at, chosen from its model's records (rig.holds) and put
+        in the plan (the runner records the change) and in the step's details. Called once
+        the unit is known and before the press: the press's guard is sized from it."""
+        if self.choose_hold is None:
+            return
+        choice = self.choose_hold(self.unit)
+        self.plan = replace(self.plan, hold_s=choice.hold_s, hold_basis=choice.basis)
+        details["plan_hold"] = choice.details
 
     def guard_s(self) -> float:
         # A power that takes a while to come back (a switch port waits for deliveringPower)

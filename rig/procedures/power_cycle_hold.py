@@ -26,6 +26,10 @@ class PowerCycleHold(BayProcedure):
             cut_at = clock.monotonic()
             job.stage("power off", cut_at + plan.off_s)
             gone = self.verifier.wait_gone(plan.off_s)
+            if gone:
+                # The unit is known now (scan, switch port, or the one that vanished): its
+                # hold is chosen while the power stays off, before the press is sized.
+                self.plan_hold(d)
             clock.sleep_until(cut_at + plan.off_s)
             d["unit_gone"] = gone
             d["off_s"] = round(clock.monotonic() - cut_at, 4)

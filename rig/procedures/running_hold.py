@@ -15,7 +15,7 @@ class RunningHold(BayProcedure):
     name = ProcedureName.RUNNING_HOLD
 
     def reset(self, job: JobContext) -> None:
-        self.identify(job, cut=False)
+        self.identify(job, cut=False, plan_hold=True)
         self.rest(job)
         with job.step(StepName.PRESS, max_s=self.guard_s()):
             job.stage("pressing")

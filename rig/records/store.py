@@ -65,9 +65,16 @@ CREATE TABLE IF NOT EXISTS steps (
     error        TEXT
 );
 CREATE INDEX IF NOT EXISTS steps_job ON steps(job_id, seq);
-CREATE INDEX IF NOT EXISTS jobs_started ON jobs(started_wall);
 """
 )
+# The indexes of `jobs`, made after any rebuild of the table (_migrate) drops them.
+# jobs_hold_key: a model's latest hard-reset attempts (rig.holds), one index walk per unit;
+# the expression is the learning key, the query must spell it the same way (`_HOLD_KEY`).
+_HOLD_KEY = "COALESCE(model, profile)"
+_JOBS_INDEXES = f"""
+CREATE INDEX IF NOT EXISTS jobs_started ON jobs(started_wall);
+CREATE INDEX IF NOT EXISTS jobs_hold_key ON jobs({_HOLD_KEY}, id);
+"""
 
 # The switch ports a rig has cut and not yet enabled again (rig.hardware.switch): written
 # before the SET that disables a port, deleted once it is enabled. A switch keeps a port off
@@ -131,6 +138,7 @@ class RecordStore:
             self._db.executescript(_SCHEMA)
             self._db.executescript(_SWITCH_CUTS)
             self._migrate()
+            self._db.executescript(_JOBS_INDEXES)
             self._add_outbox()
             self._db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
         except (OSError, sqlite3.Error) as exc:
@@ -170,7 +178,6 @@ class RecordStore:
                     "UPDATE jobs SET bay = NULL"
                     " WHERE bay = 'network' AND procedure LIKE 'software-%'"
                 )
-                self._db.execute("CREATE INDEX IF NOT EXISTS jobs_started ON jobs(started_wall)")
         finally:
             self._db.execute("PRAGMA foreign_keys=ON")
 
@@ -298,6 +305,16 @@ class RecordStore:
             ref=job_id,
         )
 
+    def set_plan(self, job_id: int, plan: Plan) -> None:
+        """The plan as the procedure changed it while running (a learned hold, rig.holds):
+        the target hold goes with it, so the records say what the job set out to hold."""
+        self._write(
+            "UPDATE jobs SET plan_json=?, target_hold_s=? WHERE id=?",
+            (_json(asdict(plan)), plan.hold_s, job_id),
+            outbox="job",
+            ref=job_id,
+        )
+
     def finish_job(self, job_id: int, result: Result, wall: float) -> None:
         self.set_unit(job_id, result.unit)
         self._write(
@@ -366,6 +383,34 @@ class RecordStore:
             }
             for r in rows
         ]
+
+    def hold_attempts(
+        self, key: str, *, procedures: tuple[str, ...], outcomes: tuple[str, ...], limit: int
+    ) -> list[dict[str, Any]]:
+        """The latest `limit` finished attempts of the model `key` (its SADP model, else the
+        job's profile) with these procedures and outcomes, newest first: the job, its target
+        hold, its outcome, and who the unit was (rig.holds). One walk of jobs_hold_key."""
+        marks = ", ".join("?" * len(procedures)), ", ".join("?" * len(outcomes))
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT id, first_job_id, mac, serial, target_hold_s, outcome FROM jobs"
+                f" WHERE {_HOLD_KEY} = ? AND procedure IN ({marks[0]})"
+                f" AND outcome IN ({marks[1]}) ORDER BY id DESC LIMIT ?",
+                (key, *procedures, *outcomes, limit),
+            ).fetchall()
+        return [dict(row) for row in rows]
+
+    def hold_keys(self, *, procedures: tuple[str, ...]) -> list[str]:
+        """Every model (or profile, for a unit whose model is unknown) with attempts of these
+        procedures on record, for `rig profiles --learned`."""
+        marks = ", ".join("?" * len(procedures))
+        with self._lock:
+            rows = self._db.execute(
+                f"SELECT DISTINCT {_HOLD_KEY} FROM jobs WHERE procedure IN ({marks})"
+                f" ORDER BY {_HOLD_KEY}",
+                procedures,
+            ).fetchall()
+        return [row[0] for row in rows if row[0] is not None]
 
     def last_press(self, bay: str) -> tuple[float, float] | None:
         """(wall time the pin went up, seconds it was down) of the bay's last press."""

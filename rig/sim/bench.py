@@ -61,11 +61,12 @@ def rig_toml(
     boards: dict[str, str] | None = None,
     data_dir: str | None = None,
     switches: dict[str, dict[str, Any]] | None = None,
+    station_keys: dict[str, Any] | None = None,
 ) -> str:
     """The text of a rig.toml for a simulated bench: SADP to `target` (the SimNetwork's
-    loopback address), the given bays, the boards by name and port, and the `[switches]`
-    tables by name."""
-    doc: dict[str, Any] = {"station": {"name": station}}
+    loopback address), the given bays, the boards by name and port, the `[switches]` tables
+    by name, and more `[station]` keys (`learn_holds = false`)."""
+    doc: dict[str, Any] = {"station": {"name": station, **(station_keys or {})}}
     if data_dir is not None:
         doc["station"]["data_dir"] = data_dir
     doc["network"] = {"sadp_target": target, **(network or {})}
