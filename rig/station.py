@@ -38,7 +38,7 @@ from rig.hardware.bay import BayHardware
 from rig.hardware.board import BoardKeeper, BoardLink, board_links
 from rig.hardware.factory import build_bay
 from rig.hardware.gpio import pins_in_use
-from rig.hardware.switch import SwitchPowerSwitch
+from rig.hardware.switch import SwitchPort, SwitchPowerSwitch
 from rig.identity import check_serial
 from rig.job import JobReport, Result
 from rig.jobs import carry_over_rest, run_unit
@@ -228,6 +228,12 @@ class Station:
                 hw.make_safe()
                 carry_over_rest(store, hw, self.clock)
                 bays.append((bay, hw))
+            if session.switches is not None:
+                on_switches = {
+                    b.power.switch for b in self.config.bays if isinstance(b.power, SwitchPort)
+                }
+                for problem in session.switches.learn_port_maps(sorted(on_switches)):
+                    log.warning("%s", problem)
             parts = [part for _, hw in bays for part in (hw.power, hw.presser)]
             if (pins := pins_in_use(parts)) is not None:
                 self.operator.tell(pins)

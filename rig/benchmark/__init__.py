@@ -185,22 +185,34 @@ def _added_table(sizes: Sizes, runs: list[StationRun]) -> None:
         "first / median of the rest",
     )
     for lot, run in zip(sizes.lots, runs, strict=True):
-        med, worst = statistics.median(run.overheads_s), max(run.overheads_s)
-        first = run.first_overhead_s
         rest = list(run.overheads_s)
+        first = run.first_overhead_s
         if first is not None and first in rest:
             rest.remove(first)
-        rest_med = statistics.median(rest) if rest else med
-        t.add_row(
-            lot.describe(),
-            f"{med:.3f}",
-            f"{worst:.3f}",
-            at_most(med, ADDED_MEDIAN_S),
-            at_most(worst, ADDED_WORST_S),
+        first_cells = (
             "-" if first is None else f"{first:.3f}",
-            "-" if first is None or not rest else f"{first / max(rest_med, 1e-3):.2f}",
+            "-" if first is None or not rest else f"{first / statistics.median(rest):.2f}",
         )
+        t.add_row(lot.describe(), *_added_cells(run.overheads_s), *first_cells)
+        if lot.switch_bays:
+            on_boards = list(run.overheads_s)
+            for value in run.switch_overheads_s:
+                on_boards.remove(value)
+            t.add_row("  of them on boards", *_added_cells(on_boards), "", "")
+            t.add_row("  of them on the switch", *_added_cells(run.switch_overheads_s), "", "")
     console.print(t)
+
+
+def _added_cells(values: list[float]) -> tuple[str, str, str, str]:
+    if not values:
+        return "-", "-", "-", "-"
+    med, worst = statistics.median(values), max(values)
+    return (
+        f"{med:.3f}",
+        f"{worst:.3f}",
+        at_most(med, ADDED_MEDIAN_S),
+        at_most(worst, ADDED_WORST_S),
+    )
 
 
 def _detection_table(runs: list[StationRun]) -> None:

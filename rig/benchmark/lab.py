@@ -32,12 +32,11 @@ from rich.console import Console
 
 from rig.clock import SystemClock
 from rig.config import parse_config
-from rig.operator import Operator
 from rig.outcomes import Outcome
 from rig.procedures.power_cycle_hold import TRAVEL_S
 from rig.progress import Progress
 from rig.records.store import RecordStore
-from rig.sim.farm import FarmBay, SimFarm
+from rig.sim.farm import PSE_DETECT_S, FarmBay, SimFarm
 from rig.station import Station
 
 #: The model most bays hold, and the one of a mixed lot that needs a longer hold.
@@ -65,8 +64,17 @@ class Timing:
         """The escalation hold: what a mixed lot's other model needs, and gets on escalation."""
         return round(self.hold_s * 1.75, 3)
 
-    def floor_s(self, hold_s: float) -> float:
-        return self.off_s + TRAVEL_S + hold_s + self.boot_s + self.settle_s
+    def floor_s(self, hold_s: float, *, switch: bool = False) -> float:
+        """One unit's floor; on a switch port, also the PSE's detection of the unit before
+        power flows (802.3af: a few tens of ms, the simulated PSE's `PSE_DETECT_S`)."""
+        return (
+            self.off_s
+            + TRAVEL_S
+            + hold_s
+            + self.boot_s
+            + self.settle_s
+            + (PSE_DETECT_S if switch else 0.0)
+        )
 
 
 @dataclass(frozen=True)
@@ -123,6 +131,7 @@ class StationRun:
     escalated: int = 0  # units that needed more than one attempt
     attempts: int = 0
     overheads_s: list[float] = field(default_factory=list)  # per job, beyond its floor
+    switch_overheads_s: list[float] = field(default_factory=list)  # those of switch bays
     first_overhead_s: float | None = None  # the station's first unit
     latencies_s: list[float] = field(default_factory=list)
     release_to_press_s: list[float] = field(default_factory=list)
@@ -148,10 +157,14 @@ class StationRun:
 
 
 class _Quiet:
-    """The operator of a station nobody watches."""
+    """The operator of a station nobody watches (it notes when the station says it is ready)."""
+
+    def __init__(self) -> None:
+        self.ready = threading.Event()
 
     def tell(self, message: str) -> None:
-        pass
+        if message.startswith("station ready"):
+            self.ready.set()
 
     def wait_enter(self, message: str) -> None:
         pass
@@ -239,7 +252,7 @@ def run_station(
         )
         data_dir = Path(tmp) / "records"
         lab = _Lab(farm, [_bay_name(i) for i in range(lot.bays)], timing.rounds)
-        operator: Operator = _Quiet()
+        operator = _Quiet()
         station = Station(
             parse_config(text, "benchmark config"),
             clock=SystemClock(),
@@ -262,7 +275,9 @@ def run_station(
         bays=lot.bays,
         units=len({j["first_job_id"] or j["job_id"] for j in jobs}),
         verified=0,
-        wall_s=max((j["ended_wall"] for j in jobs), default=start_wall) - start_wall,
+        # From the station's first job (it is ready: boards open, switches read) to its last.
+        wall_s=max((j["ended_wall"] for j in jobs), default=start_wall)
+        - min((j["started_wall"] for j in jobs), default=start_wall),
         cpu_s=cpu,
         peak_rss_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         floor_s=timing.floor_s(timing.hold_s),
@@ -270,13 +285,16 @@ def run_station(
         attempts=len(jobs),
         farm_cpu_s=farm_cpu,
     )
-    _fold_jobs(jobs, timing, run)
+    switch = {b.name for b in lot.farm_bays(timing) if b.power == "switch"}
+    _fold_jobs(jobs, timing, run, switch_bays=switch)
     if jobs:  # the ends of jobs are wall times: the station's stop by the same clock
         run.stop_s = max(0.0, stopped_wall - max(j["ended_wall"] for j in jobs))
     return run
 
 
-def _fold_jobs(jobs: list[dict[str, Any]], timing: Timing, run: StationRun) -> None:
+def _fold_jobs(
+    jobs: list[dict[str, Any]], timing: Timing, run: StationRun, *, switch_bays: set[str]
+) -> None:
     units: dict[int, list[dict[str, Any]]] = {}
     for job in jobs:
         units.setdefault(job["first_job_id"] or job["job_id"], []).append(job)
@@ -295,8 +313,11 @@ def _fold_jobs(jobs: list[dict[str, Any]], timing: Timing, run: StationRun) -> N
         # The job from the scan to its verdict, less the solenoid's rest (a duty cycle, see
         # the rest table) and the waits the procedure and the camera mandate.
         span = steps["safe"]["ended_mono"] - steps["identify"]["started_mono"]
-        overhead = span - timing.floor_s(job["target_hold_s"]) - _took(steps.get("cooldown"))
+        floor_s = timing.floor_s(job["target_hold_s"], switch=job["bay"] in switch_bays)
+        overhead = span - floor_s - _took(steps.get("cooldown"))
         run.overheads_s.append(overhead)
+        if job["bay"] in switch_bays:
+            run.switch_overheads_s.append(overhead)
         if job["job_id"] == first_job:
             run.first_overhead_s = overhead
         run.spans_s.append(span)
@@ -354,17 +375,20 @@ def idle_station(lot: Lot, seconds: float) -> Idle:
             while (line := scans.get()) is not None:
                 yield line
 
+        operator = _Quiet()
         station = Station(
             parse_config(text, "idle"),
             clock=SystemClock(),
             data_dir=Path(tmp) / "records",
-            operator=_Quiet(),
+            operator=operator,
             scans=drain(),
             progress=Progress(SystemClock(), Console(quiet=True)),
         )
         thread = threading.Thread(target=station.run)
         thread.start()
-        time.sleep(1.5)  # the station's start and its first polls
+        if not operator.ready.wait(120):
+            raise RuntimeError("the idle station did not get ready within 120 s")
+        time.sleep(1.0)  # its first polls
         assert station.network is not None
         probes0, cpu0 = station.network.client.stats.probes, time.process_time()
         time.sleep(seconds)

@@ -22,19 +22,22 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Hashable, Mapping
+from collections.abc import Callable, Hashable, Iterable, Mapping
 from dataclasses import dataclass
+from functools import partial
 from typing import TYPE_CHECKING, Any, Protocol
 
 from rig.clock import Clock
 from rig.errors import ConfigError, HardwareFault
 from rig.hardware.base import PortMacs, PowerSwitch
+from rig.hardware.batched import Batched
 from rig.hardware.settings import BuildContext, Resources, Role
 from rig.tomlcheck import Table
 
 if TYPE_CHECKING:
     from rig.config import SwitchConfig
     from rig.network.snmp import ForwardingTable, PoeControl, PortState, SnmpClient
+    from rig.network.snmp.fdb import PortMap
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +78,7 @@ class SwitchPowerSwitch(PowerSwitch):
         bay: str = "?",
         ledger: CutLedger | None = None,
         forwarding_table: Callable[[], ForwardingTable] | None = None,
+        port_state: Callable[[int, int], PortState] | None = None,
         cut_timeout_s: float = 5.0,
         on_timeout_s: float = 5.0,
         poll_s: float = POLL_S,
@@ -85,6 +89,8 @@ class SwitchPowerSwitch(PowerSwitch):
         self._bay = bay
         self._ledger = ledger
         self._forwarding_table = forwarding_table
+        # Through the pool, the bays of one switch share their state reads (one GET).
+        self._port_state = port_state or poe.state
         self._cut_timeout_s = cut_timeout_s
         self._on_timeout_s = on_timeout_s
         self._poll_s = poll_s
@@ -128,7 +134,7 @@ class SwitchPowerSwitch(PowerSwitch):
     def _wait(self, done: Callable[[PortState], bool], timeout_s: float) -> PortState:
         deadline = self._clock.monotonic() + timeout_s
         while True:
-            state = self._poe.state(self.group, self.port)
+            state = self._port_state(self.group, self.port)
             if done(state) or self._clock.monotonic() >= deadline:
                 return state
             self._clock.sleep(self._poll_s)
@@ -144,7 +150,7 @@ class SwitchPowerSwitch(PowerSwitch):
                 self._enable()
 
     def state(self) -> PortState:
-        return self._poe.state(self.group, self.port)
+        return self._port_state(self.group, self.port)
 
     def port_macs(self) -> PortMacs | None:
         if self._forwarding_table is None:
@@ -169,6 +175,9 @@ class SwitchPool:
         self.ledger = ledger
         self._clients: dict[str, SnmpClient] = {}
         self._poe: dict[str, PoeControl] = {}
+        self._port_maps: dict[str, PortMap] = {}
+        self._tables: dict[str, Batched[None, ForwardingTable]] = {}
+        self._states: dict[str, Batched[tuple[int, int], PortState | Exception]] = {}
         self._lock = threading.Lock()
 
     def client(self, name: str) -> SnmpClient:
@@ -197,9 +206,49 @@ class SwitchPool:
             return self._poe[name]
 
     def forwarding_table(self, name: str) -> ForwardingTable:
+        """The switch's learned MACs now: one walk for every bay of the switch that asks at
+        the same moment (rig.hardware.batched). The port numbering is read once per switch
+        and kept: each bay's identify then walks only the learned MACs."""
+        with self._lock:
+            if name not in self._tables:
+                self._tables[name] = Batched(lambda _: {None: self._read_table(name)})
+            batched = self._tables[name]
+        return batched.get(None)
+
+    def _read_table(self, name: str) -> ForwardingTable:
         from rig.network.snmp import read_forwarding_table
 
-        return read_forwarding_table(self.client(name).walk)
+        with self._lock:
+            port_map = self._port_maps.get(name)
+        table = read_forwarding_table(self.client(name).walk, port_map)
+        if table.port_map is not None:
+            with self._lock:
+                self._port_maps[name] = table.port_map
+        return table
+
+    def port_state(self, name: str, group: int, port: int) -> PortState:
+        """A port's PoE state: one GET for every port of the switch asked at the same moment
+        (16 bays waiting for their ports cost the switch one request, not 16)."""
+        with self._lock:
+            if name not in self._states:
+                self._states[name] = Batched(partial(_port_states, self.poe(name)))
+            batched = self._states[name]
+        state = batched.get((group, port))
+        if isinstance(state, Exception):
+            raise state
+        return state
+
+    def learn_port_maps(self, names: Iterable[str]) -> list[str]:
+        """Read each switch's port numbering now (at a station's start), so its first unit's
+        identify walks only the learned MACs. Returns the problems; a switch that cannot be
+        read now is read again at its first bay's identify, which then says why."""
+        problems = []
+        for name in names:
+            try:
+                self.forwarding_table(name)
+            except Exception as exc:  # each bay reports its own switch later
+                problems.append(f"switch {name}: port numbering not read at start: {exc}")
+        return problems
 
     def power(self, settings: SwitchPort, *, bay: str, clock: Clock) -> SwitchPowerSwitch:
         c = self.configs[settings.switch]
@@ -212,6 +261,7 @@ class SwitchPool:
             bay=bay,
             ledger=self.ledger,
             forwarding_table=lambda: self.forwarding_table(settings.switch),
+            port_state=partial(self.port_state, settings.switch),
             cut_timeout_s=c.cut_timeout_s,
             on_timeout_s=c.on_timeout_s,
         )
@@ -228,6 +278,27 @@ class SwitchPool:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _port_states(
+    poe: PoeControl, ports: frozenset[tuple[int, int]]
+) -> dict[tuple[int, int], PortState | Exception]:
+    """The ports' states in one request; when that fails for a reason of one port's row (a
+    missing port, a malformed value), each port alone, so only that port's bay hears of it."""
+    from rig.network.snmp import SnmpError, SnmpTimeout
+
+    try:
+        return dict(poe.states(ports))
+    except SnmpTimeout:
+        raise
+    except SnmpError:
+        out: dict[tuple[int, int], PortState | Exception] = {}
+        for group, port in ports:
+            try:
+                out[(group, port)] = poe.state(group, port)
+            except SnmpError as exc:
+                out[(group, port)] = exc
+        return out
 
 
 def restore_ports_left_cut(pool: SwitchPool, say: Callable[[str], None]) -> list[str]:

@@ -47,5 +47,8 @@ class PowerCycleHold(BayProcedure):
             powered_at = clock.monotonic()
         # The hold runs from power-on to release. A presser that times itself (the board)
         # counts from its PRESS: the power-on came the plunger's travel (and whatever the host
-        # took beyond it) later.
-        self.hold_and_release(job, hold_from=powered_at, press_to_hold_s=on_sent - press_sent)
+        # took beyond it) later. A relay switches as its command goes out; a power that takes
+        # a while (a switch port: PoE detection, then the poll that sees it deliver) is on
+        # from when the rig saw it, which is also where the host's clock starts the hold.
+        power_from = powered_at if power.on_delay_s else on_sent
+        self.hold_and_release(job, hold_from=powered_at, press_to_hold_s=power_from - press_sent)

@@ -253,10 +253,15 @@ class NetworkVerifier(Verifier):
         # identify(), and a basic restore judges otherwise: no ISAPI call it did not ask for.)
         self._checks_in_settle = True
         # The poller must have listened two full windows (a unit may miss one probe); at a
-        # station it has been running all along and its picture is already current.
+        # station it has been running all along and its picture is already current. Just
+        # after the start, a unit already answering by the name it was given (its scanned
+        # serial, its port's MAC) needs no second poll: the first unit pays no warm-up.
         if self._poller.polls < 2:
             with self._poller.expecting("identify"):
-                self._wait(lambda _: self._poller.polls >= 2, self._poll_bound_s(4))
+                self._wait(
+                    lambda present: self._poller.polls >= 2 or self._named_unit_in(present),
+                    self._poll_bound_s(4),
+                )
         self._before = self._poller.present()
         self._seen_at = self._now()
         self._note("present_before_cut", macs=sorted(self._before))
@@ -300,6 +305,12 @@ class NetworkVerifier(Verifier):
             self._method = "the unit that goes down after the press and comes back"
         self._note("identity", method=self._method)
         return self.unit
+
+    def _named_unit_in(self, present: dict[str, SadpReply]) -> bool:
+        if self.port is not None and self.port[1]:
+            return any(mac in present for mac in self.port[1])
+        scanned = self._scanned
+        return scanned is not None and any(r.matches_serial(scanned) for r in present.values())
 
     @property
     def known_by(self) -> str | None:

@@ -28,6 +28,7 @@ from pysnmp.hlapi.v3arch.asyncio import (
     SnmpEngine,
     UdpTransportTarget,
     UsmUserData,
+    bulk_walk_cmd,
     get_cmd,
     set_cmd,
     walk_cmd,
@@ -38,6 +39,9 @@ from pysnmp.proto import rfc1902
 from rig.errors import HardwareFault
 
 T = TypeVar("T")
+
+#: Rows asked for per GETBULK round trip: a 48-port switch's forwarding table in a few.
+BULK_ROWS = 32
 Oid = tuple[int, ...]
 
 #: v3 protocols by the word the config uses.
@@ -135,6 +139,7 @@ class SnmpClient:
         self.credentials = credentials
         self.timeout_s = timeout_s
         self.retries = retries
+        self._bulk = True  # until the agent answers a GETBULK badly
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(
             target=self._loop.run_forever, name=f"snmp-{name}", daemon=True
@@ -252,22 +257,30 @@ class SnmpClient:
         return (await self._get([oid]))[oid]
 
     def walk(self, prefix: Oid, *, max_rows: int = 100_000) -> list[tuple[Oid, Any]]:
-        """Every object under `prefix`, in order (GETNEXT; a bulk walk would be faster, but
-        some small switches answer GETBULK badly)."""
-        return self._run(self._walk(prefix, max_rows))
+        """Every object under `prefix`, in order. GETBULK (v2c and v3: `BULK_ROWS` rows a round
+        trip; a forwarding table of 66 MACs is three round trips instead of 67), falling back
+        to GETNEXT for good on an agent that answers GETBULK badly (some small switches do)."""
+        if self._bulk:
+            try:
+                return self._run(self._walk(prefix, max_rows, bulk=True))
+            except SnmpTimeout:
+                raise  # the agent is away, not bad at GETBULK
+            except SnmpError:
+                self._bulk = False
+        return self._run(self._walk(prefix, max_rows, bulk=False))
 
-    async def _walk(self, prefix: Oid, max_rows: int) -> list[tuple[Oid, Any]]:
+    async def _walk(self, prefix: Oid, max_rows: int, *, bulk: bool) -> list[tuple[Oid, Any]]:
         engine, target = await self._session()
+        start = ObjectType(ObjectIdentity(oid_text(prefix)))
+        auth, context = self.credentials.auth_data(), self.credentials.context_data()
+        options = {"lexicographicMode": False, "lookupMib": False}
+        results = (
+            bulk_walk_cmd(engine, auth, target, context, 0, BULK_ROWS, start, **options)
+            if bulk
+            else walk_cmd(engine, auth, target, context, start, **options)
+        )
         rows: list[tuple[Oid, Any]] = []
-        async for result in walk_cmd(
-            engine,
-            self.credentials.auth_data(),
-            target,
-            self.credentials.context_data(),
-            ObjectType(ObjectIdentity(oid_text(prefix))),
-            lexicographicMode=False,
-            lookupMib=False,
-        ):
+        async for result in results:
             self._check(f"walk {oid_text(prefix)}", *result)
             for bind in result[3]:
                 oid = tuple(bind[0])

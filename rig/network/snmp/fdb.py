@@ -59,6 +59,7 @@ class ForwardingTable:
     interfaces: dict[int, Interface]
     source: str  # "Q-BRIDGE-MIB" or "BRIDGE-MIB" (or "none")
     unmapped: dict[int, set[str]] = field(default_factory=dict)  # bridge port -> MACs
+    port_map: PortMap | None = None  # what the ports were mapped with (kept for the next read)
 
     def port(self, group: int, port: int) -> Interface | None:
         """The interface of PoE (group, port): its number is the port, and its member (when
@@ -89,8 +90,43 @@ def _text(value: object) -> str:
     return str(value)
 
 
-def read_forwarding_table(walk: Walk) -> ForwardingTable:
-    """The forwarding table through `walk` (an SnmpClient's): Q-BRIDGE, else BRIDGE."""
+@dataclass(frozen=True)
+class PortMap:
+    """How the switch numbers its ports: bridge port -> ifIndex (with the STP rows TP-Link
+    uses instead), and the bridged interfaces by ifIndex. It does not change while the rig
+    runs, so one read serves every later forwarding-table read (rig.hardware.switch)."""
+
+    base: dict[int, int]
+    stp: dict[int, int]
+    names: dict[int, str]
+
+    def interfaces(self) -> dict[int, Interface]:
+        interfaces: dict[int, Interface] = {}
+        bridged = set(self.base.values())
+        for if_index, name in self.names.items():
+            if bridged and if_index not in bridged:
+                continue  # a VLAN interface, the CPU: no unit is plugged into those
+            member, number = _port_numbers(name)
+            interfaces[if_index] = Interface(if_index, name, member, number)
+        return interfaces
+
+    def knows(self, bridge_ports: set[int]) -> bool:
+        return all(p in self.base or self.stp.get(p) in self.base for p in bridge_ports)
+
+
+def read_port_map(walk: Walk) -> PortMap:
+    base = {oid[-1]: int(v) for oid, v in walk(BASE_PORT_IFINDEX) if isinstance(v, int)}
+    stp = {int(v): oid[-1] for oid, v in walk(STP_PORT) if isinstance(v, int)}
+    names = {oid[-1]: _text(v) for oid, v in walk(IF_NAME)}
+    if not names:
+        names = {oid[-1]: _text(v) for oid, v in walk(IF_DESCR)}
+    return PortMap(base, stp, names)
+
+
+def read_forwarding_table(walk: Walk, port_map: PortMap | None = None) -> ForwardingTable:
+    """The forwarding table through `walk` (an SnmpClient's): Q-BRIDGE, else BRIDGE. With
+    `port_map` (an earlier read) only the learned MACs are walked; a bridge port the map
+    does not know (the switch renumbered) makes it read the map again."""
     source = "Q-BRIDGE-MIB"
     entries = _fdb(walk(Q_FDB_PORT), walk(Q_FDB_STATUS), mac_from=-6)
     if not entries:
@@ -98,19 +134,11 @@ def read_forwarding_table(walk: Walk) -> ForwardingTable:
         entries = _fdb(walk(FDB_PORT), walk(FDB_STATUS), mac_from=-6)
     if not entries:
         source = "none"
-    base = {oid[-1]: int(v) for oid, v in walk(BASE_PORT_IFINDEX) if isinstance(v, int)}
-    stp = {int(v): oid[-1] for oid, v in walk(STP_PORT) if isinstance(v, int)}
-    names = {oid[-1]: _text(v) for oid, v in walk(IF_NAME)}
-    if not names:
-        names = {oid[-1]: _text(v) for oid, v in walk(IF_DESCR)}
-    interfaces: dict[int, Interface] = {}
-    bridged = set(base.values())
-    for if_index, name in names.items():
-        if bridged and if_index not in bridged:
-            continue  # a VLAN interface, the CPU: no unit is plugged into those
-        member, number = _port_numbers(name)
-        interfaces[if_index] = Interface(if_index, name, member, number)
-    table = ForwardingTable(interfaces, source)
+    if port_map is None or not port_map.knows(set(entries)):
+        port_map = read_port_map(walk)
+    base, stp = port_map.base, port_map.stp
+    interfaces = port_map.interfaces()
+    table = ForwardingTable(interfaces, source, port_map=port_map)
     for bridge_port, macs in entries.items():
         mapped: int | None = None
         if bridge_port in base:

@@ -22,6 +22,7 @@ until someone captures a walk of that MIB to build it against.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -31,6 +32,7 @@ PETH_PSE_PORT = (1, 3, 6, 1, 2, 1, 105, 1, 1, 1)
 ADMIN_ENABLE = (*PETH_PSE_PORT, 3)
 DETECTION_STATUS = (*PETH_PSE_PORT, 6)
 POWER_CLASS = (*PETH_PSE_PORT, 10)
+PORT_ROW = (ADMIN_ENABLE, DETECTION_STATUS, POWER_CLASS)  # what a port's state is read from
 PETH_MAIN_PSE = (1, 3, 6, 1, 2, 1, 105, 1, 3, 1, 1)
 MAIN_POWER = (*PETH_MAIN_PSE, 2)
 MAIN_OPER_STATUS = (*PETH_MAIN_PSE, 3)
@@ -89,6 +91,10 @@ class PoeControl:
     def state(self, group: int, port: int) -> PortState:
         raise NotImplementedError
 
+    def states(self, ports: Iterable[tuple[int, int]]) -> dict[tuple[int, int], PortState]:
+        """The state of several ports; a backend that can reads them in one request."""
+        return {(group, port): self.state(group, port) for group, port in ports}
+
     def set_admin(self, group: int, port: int, on: bool) -> None:
         """Enable or disable the port's PoE; raises unless the agent holds the new value."""
         raise NotImplementedError
@@ -107,10 +113,18 @@ class StandardPoe(PoeControl):
     vendor = "standard"
 
     def state(self, group: int, port: int) -> PortState:
-        index = (group, port)
-        values = self.client.get(
-            [(*ADMIN_ENABLE, *index), (*DETECTION_STATUS, *index), (*POWER_CLASS, *index)]
-        )
+        return self.states([(group, port)])[(group, port)]
+
+    def states(self, ports: Iterable[tuple[int, int]]) -> dict[tuple[int, int], PortState]:
+        """One GET for every port asked (three objects each): the bays of a switch that poll
+        at the same moment cost the switch one request (rig.hardware.batched)."""
+        ports = sorted(set(ports))
+        oids = [(*oid, *index) for index in ports for oid in PORT_ROW]
+        values = self.client.get(oids)
+        return {index: self._state(index, values) for index in ports}
+
+    def _state(self, index: tuple[int, int], values: Mapping[Oid, object]) -> PortState:
+        group, port = index
         admin = values[(*ADMIN_ENABLE, *index)]
         detection = values[(*DETECTION_STATUS, *index)]
         if admin is None or detection is None:
