@@ -312,6 +312,8 @@ class SadpPoller:
         next_at = time.monotonic()
         while not self._stop.is_set():
             with self._cond:
+                if self._stop.is_set():
+                    break  # stop() came before this window: it could not end it
                 self._nudge.clear()
                 fast = self._fast_locked()
                 window_s = self.fast_window_s if fast else self.window_s
