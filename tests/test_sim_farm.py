@@ -87,7 +87,7 @@ def test_a_station_resets_board_and_switch_bays_of_the_farm(tmp_path: Path) -> N
         FarmBay("C", "switch", **FAST),
     ]
     with SimFarm(bays, workdir=tmp_path / "farm") as farm:
-        pids = [farm.pid, *farm.agent_pids]
+        pids = [farm.pid, *farm.agent_pids.values()]
         assert farm.placement["C"] == {
             "power": {"switch": "sw1", "port": 1},
             "presser": {"board": "p0", "channel": 1},

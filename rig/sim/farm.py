@@ -18,10 +18,10 @@ The child (`python -m rig.sim.farm`) runs:
 
 * a `SimBoard` (4 channels) per four board bays: a board bay's power and presser are one
   channel of it;
-* for the switch bays, one snmpsim agent (a real SNMP agent, rig.sim.snmp) serving one
-  simulated PoE switch per 16 bays (sw1, sw2, ... each its own community, ports 1..16, each
-  port's unit MAC learned on it), a `SimPse` per switch that powers the ports, and the
-  presser boards p0, p1, ... (their power channels drive nothing);
+* for the switch bays, one simulated PoE switch per 16 bays (sw1, sw2, ...: ports 1..16,
+  each port's unit MAC learned on it), each an snmpsim agent (a real SNMP agent,
+  rig.sim.snmp) and a `SimPse` that powers its ports, and the presser boards p0, p1, ...
+  (their power channels drive nothing);
 * a `SimCamera` per bay and one `SimNetwork` on 127.0.0.1 for them all.
 
 The wiring is told of each change instead of polling: a board calls its listener on every
@@ -129,12 +129,16 @@ class SimFarm:
         *,
         workdir: Path,
         pse_poll_s: float = PSE_POLL_S,
+        log_level: str = "WARNING",
     ) -> None:
+        """`log_level`: of the child's log (`log_path`); INFO has every camera's power, pin
+        and boot."""
         if not bays:
             raise ValueError("a farm has at least one bay")
         self.bays = list(bays)
         self.workdir = Path(workdir)
         self.pse_poll_s = pse_poll_s
+        self.log_level = log_level
         self.placement = {
             name: {"power": p["power"], "presser": p["presser"]}
             for name, p in _plan(self.bays).items()
@@ -177,6 +181,7 @@ class SimFarm:
                 "bays": [asdict(b) for b in self.bays],
                 "workdir": str(self.workdir),
                 "pse_poll_s": self.pse_poll_s,
+                "log_level": self.log_level,
             }
             self._layout = self._ask(request, _START_TIMEOUT_S)["layout"]
         except BaseException:
@@ -241,10 +246,9 @@ class SimFarm:
         return self._process.pid
 
     @property
-    def agent_pids(self) -> list[int]:
-        """The snmpsim agents' process ids (none without switch bays)."""
-        pid = self._started().get("agent_pid")
-        return [int(pid)] if pid else []
+    def agent_pids(self) -> dict[str, int]:
+        """The snmpsim agents' process ids by switch name (none without switch bays)."""
+        return {name: int(pid) for name, pid in self._started()["agent_pids"].items()}
 
     @property
     def running(self) -> bool:
@@ -262,7 +266,7 @@ class SimFarm:
 
     @property
     def switches(self) -> dict[str, SwitchAgent]:
-        """Each simulated switch by name (sw1, sw2, ...): all on one agent, by community."""
+        """Each simulated switch by name (sw1, sw2, ...), its agent's address and community."""
         return {n: SwitchAgent(**s) for n, s in self._started()["switches"].items()}
 
     def rig_toml(
@@ -324,14 +328,14 @@ class SimFarm:
         return dict(state["state"])
 
     def cpu_s(self) -> float:
-        """CPU seconds the farm has used so far: the child and its snmpsim agent."""
+        """CPU seconds the farm has used so far: the child and its snmpsim agents."""
         return sum(self.cpu_by_process().values())
 
     def cpu_by_process(self) -> dict[str, float]:
-        """CPU seconds so far, by process: "farm" (the child) and "snmpsim" (if switches)."""
+        """CPU seconds so far, by process: "farm" (the child), "snmpsim sw1", ..."""
         pids = {"farm": self.pid}
-        for pid in self.agent_pids:
-            pids["snmpsim"] = pid
+        for name, pid in self.agent_pids.items():
+            pids[f"snmpsim {name}"] = pid
         out = {}
         for name, pid in pids.items():
             cpu = _process_cpu_s(pid)
@@ -437,7 +441,7 @@ class _Lab:
                 values["model"] = bay.model
                 values["device_sn"] = f"{bay.model}20230815AAWRJ{12345000 + n:08d}"
             self.cameras[bay.name] = SimCamera(CameraSpec.sample(n, **{**values, **bay.spec}))
-        self.agent: Any = None
+        self.agents: dict[str, Any] = {}
         self.pses: dict[str, Any] = {}
         self._guard = threading.Lock()
 
@@ -478,7 +482,7 @@ class _Lab:
             "target": self.network.target,
             "boards": {name: board.port for name, board in self.boards.items()},
             "switches": switches,
-            "agent_pid": self.agent._process.pid if self.agent is not None else None,
+            "agent_pids": {name: agent._process.pid for name, agent in self.agents.items()},
         }
 
     def _start_switches(self) -> dict[str, dict[str, str]]:
@@ -492,14 +496,17 @@ class _Lab:
             return {}
         from rig.sim.snmp import SimPse, SnmpAgent, switch_snmprec
 
-        # One agent for all the switches, told apart by community (snmpsim serves one data
-        # file per community): one snmpsim process however many bays.
+        # An agent per switch: snmpsim could serve several data files by community, but its
+        # writable values (writecache) are kept by OID for the whole agent, so a SET of
+        # port 4 on one switch would turn port 4 of every switch it serves.
         communities = {name: f"farm-{name}" for name in on_switch}
-        data = {communities[name]: switch_snmprec(units) for name, units in on_switch.items()}
-        self.agent = SnmpAgent(self.workdir / "snmpsim", data).start()
+        for name, units in on_switch.items():
+            data = {communities[name]: switch_snmprec(units)}
+            self.agents[name] = SnmpAgent(self.workdir / f"snmpsim-{name}", data)
+        _in_parallel([agent.start for agent in self.agents.values()])  # each takes seconds
         for name, units in on_switch.items():
             pse = SimPse(
-                self.agent, communities[name], detect_s=PSE_DETECT_S, poll_s=self.pse_poll_s
+                self.agents[name], communities[name], detect_s=PSE_DETECT_S, poll_s=self.pse_poll_s
             )
             for port in units:
                 pse.watch(port)
@@ -507,7 +514,7 @@ class _Lab:
         # Watched ports deliver once detection has run: waited out here, so the PSE's first
         # look finds them delivering and the cameras, already up, keep running.
         time.sleep(PSE_DETECT_S * 2)
-        return {n: {"host": self.agent.target, "community": c} for n, c in communities.items()}
+        return {n: {"host": self.agents[n].target, "community": c} for n, c in communities.items()}
 
     def _wait_online(self, timeout_s: float = 60.0) -> None:
         deadline = time.monotonic() + timeout_s
@@ -538,18 +545,36 @@ class _Lab:
 
     def stop(self) -> None:
         # The cameras' HTTP servers each take a poll interval to shut down: in parallel.
-        stoppers = [threading.Thread(target=c.stop, daemon=True) for c in self.cameras.values()]
-        for thread in stoppers:
-            thread.start()
+        cameras = threading.Thread(
+            target=_in_parallel, args=([c.stop for c in self.cameras.values()],), daemon=True
+        )
+        cameras.start()
         for pse in self.pses.values():
             pse.stop()
-        if self.agent is not None:
-            self.agent.stop()
-        for thread in stoppers:
-            thread.join(timeout=10)
+        _in_parallel([agent.stop for agent in self.agents.values()])
+        cameras.join(timeout=30)
         self.network.stop()
         for board in self.boards.values():
             board.stop()
+
+
+def _in_parallel(calls: list[Callable[[], object]]) -> None:
+    """Run the calls at once, each on a thread; the first error is raised once all are done."""
+    errors: list[BaseException] = []
+
+    def run(call: Callable[[], object]) -> None:
+        try:
+            call()
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(call,), daemon=True) for call in calls]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    if errors:
+        raise errors[0]
 
 
 def _pin_of(board: Any, ch: int) -> Callable[[], bool]:
@@ -587,7 +612,7 @@ def _child(stdin: IO[str], out: IO[str]) -> int:
     import logging
     import traceback
 
-    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(message)s")
+    logging.basicConfig(format="%(relativeCreated)d %(threadName)s %(name)s %(message)s")
 
     def send(message: dict[str, Any]) -> None:
         out.write(json.dumps(message) + "\n")
@@ -600,6 +625,7 @@ def _child(stdin: IO[str], out: IO[str]) -> int:
             op = request.get("op")
             try:
                 if op == "start" and lab is None:
+                    logging.getLogger().setLevel(request.get("log_level", "WARNING"))
                     bays = [FarmBay(**b) for b in request["bays"]]
                     lab = _Lab(bays, Path(request["workdir"]), request["pse_poll_s"])
                     send({"layout": lab.start()})
