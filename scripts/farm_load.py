@@ -107,6 +107,7 @@ def main() -> int:
     parser.add_argument("--hold", type=float, default=1.5, help="the station's hold_s")
     parser.add_argument("--boot", type=float, default=0.5, help="the cameras' boot_s")
     parser.add_argument("--pse-poll", type=float, default=0.02)
+    parser.add_argument("--processes", type=int, default=1, help="farm children")
     parser.add_argument("--log", default="WARNING", help="the farm's log level (INFO: all)")
     args = parser.parse_args()
     bays = [
@@ -121,9 +122,13 @@ def main() -> int:
     workdir = Path(tempfile.mkdtemp(prefix="rig-farm-load-"))
     started = time.monotonic()
     with SimFarm(
-        bays, workdir=workdir / "farm", pse_poll_s=args.pse_poll, log_level=args.log
+        bays,
+        workdir=workdir / "farm",
+        processes=args.processes,
+        pse_poll_s=args.pse_poll,
+        log_level=args.log,
     ) as farm:
-        print(f"farm log: {farm.log_path}")
+        print(f"farm of {len(farm.pids)} process(es), logs {[str(p) for p in farm.log_paths]}")
         print(f"farm of {args.bays} bays up in {time.monotonic() - started:.1f} s")
         before = farm.cpu_by_process()
         time.sleep(args.idle)

@@ -80,14 +80,18 @@ class Reloader(Progress):
 
 
 @pytest.mark.skipif(not snmpsim_installed(), reason="snmpsim (a dev dependency) not installed")
-def test_a_station_resets_board_and_switch_bays_of_the_farm(tmp_path: Path) -> None:
+@pytest.mark.parametrize("processes", [1, 2])
+def test_a_station_resets_board_and_switch_bays_of_the_farm(tmp_path: Path, processes: int) -> None:
+    """With two processes the board bays run in one, the switch bay in the other: its
+    camera answers the probes the first one's network hands on."""
     bays = [
         FarmBay("A", "board", **FAST),
         FarmBay("B", "board", **FAST),
         FarmBay("C", "switch", **FAST),
     ]
-    with SimFarm(bays, workdir=tmp_path / "farm") as farm:
-        pids = [farm.pid, *farm.agent_pids.values()]
+    with SimFarm(bays, workdir=tmp_path / "farm", processes=processes) as farm:
+        assert len(farm.pids) == processes
+        pids = [*farm.pids, *farm.agent_pids.values()]
         assert farm.placement["C"] == {
             "power": {"switch": "sw1", "port": 1},
             "presser": {"board": "p0", "channel": 1},
@@ -150,7 +154,7 @@ def test_a_farm_that_cannot_start_leaves_no_child(tmp_path: Path) -> None:
     with pytest.raises(RuntimeError, match="mac"):
         farm.start()
     assert not farm.running
-    assert "not a mac" in farm.log_path.read_text()
+    assert "not a mac" in farm.log_paths[0].read_text()
 
 
 def test_bays_are_placed_on_boards_and_switch_ports() -> None:
@@ -163,5 +167,11 @@ def test_bays_are_placed_on_boards_and_switch_ports() -> None:
         "power": {"board": "b0", "channel": 2},
         "presser": {"board": "b0", "channel": 2},
     }
+    # Over two processes: a switch's bays stay together, a board's too.
+    split = SimFarm(bays, workdir=Path("/nonexistent"), processes=2).shards
+    assert [[b.name for b in shard] for shard in split] == [
+        [f"S{i}" for i in range(16)],
+        ["A", "B", "S16"],
+    ]
     with pytest.raises(ValueError, match="distinct"):
         SimFarm([FarmBay("A"), FarmBay("A")], workdir=Path("/nonexistent"))
