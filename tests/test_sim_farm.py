@@ -7,8 +7,10 @@ from __future__ import annotations
 import os
 import queue
 import shutil
+import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -41,6 +43,15 @@ def gone(pid: int) -> bool:
     except ProcessLookupError:
         return True
     return False
+
+
+def ended(pid: int) -> bool:
+    """Gone, or a zombie waiting for whoever adopted it (not ours to reap)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return True
+    return stat.rsplit(")", 1)[1].split()[0] == "Z"
 
 
 class Reloader(Progress):
@@ -147,6 +158,26 @@ def test_the_child_is_reaped_after_an_exception_in_the_with_block(tmp_path: Path
     assert not farm.running
     assert gone(pid)
     farm.stop()  # idempotent
+
+
+def test_the_farm_ends_when_its_parent_dies_without_stopping_it(tmp_path: Path) -> None:
+    """A parent killed mid-run never calls stop(): the child sees its stdin close and ends."""
+    script = (
+        "import os, sys\n"
+        "from pathlib import Path\n"
+        "from rig.sim.farm import FarmBay, SimFarm\n"
+        f"farm = SimFarm([FarmBay('A')], workdir=Path({str(tmp_path)!r})).start()\n"
+        "print(farm.pid, flush=True)\n"
+        "os._exit(0)\n"
+    )
+    parent = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=True
+    )
+    pid = int(parent.stdout.split()[-1])
+    deadline = time.monotonic() + 60  # a bound on a hang, not a timing under test
+    while not ended(pid):
+        assert time.monotonic() < deadline, f"farm child {pid} outlived its parent"
+        time.sleep(0.1)
 
 
 def test_a_farm_that_cannot_start_leaves_no_child(tmp_path: Path) -> None:
