@@ -163,6 +163,10 @@ def main() -> int:
         counts, lasts = _sadp_sweep(farm.target, max(1, int(args.cycle)))
         after, cpu1, wall1 = farm.cpu_by_process(), time.process_time(), time.monotonic()
         done = len(station.units) - done0
+        for pid in farm.pids:
+            status = Path(f"/proc/{pid}/status").read_text()
+            peak = next(line.split()[1] for line in status.splitlines() if line.startswith("VmHWM"))
+            print(f"farm process {pid}: peak RSS {int(peak) / 1024:.0f} MB")
         lab.stop.set()
         runner.join()
         wall = wall1 - wall0
