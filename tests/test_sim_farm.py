@@ -7,8 +7,10 @@ from __future__ import annotations
 import os
 import queue
 import shutil
+import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -41,6 +43,15 @@ def gone(pid: int) -> bool:
     except ProcessLookupError:
         return True
     return False
+
+
+def ended(pid: int) -> bool:
+    """Gone, or a zombie waiting for whoever adopted it (not ours to reap)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return True
+    return stat.rsplit(")", 1)[1].split()[0] == "Z"
 
 
 class Reloader(Progress):
@@ -80,14 +91,18 @@ class Reloader(Progress):
 
 
 @pytest.mark.skipif(not snmpsim_installed(), reason="snmpsim (a dev dependency) not installed")
-def test_a_station_resets_board_and_switch_bays_of_the_farm(tmp_path: Path) -> None:
+@pytest.mark.parametrize("processes", [1, 2])
+def test_a_station_resets_board_and_switch_bays_of_the_farm(tmp_path: Path, processes: int) -> None:
+    """With two processes the board bays run in one, the switch bay in the other: its
+    camera answers the probes the first one's network hands on."""
     bays = [
         FarmBay("A", "board", **FAST),
         FarmBay("B", "board", **FAST),
         FarmBay("C", "switch", **FAST),
     ]
-    with SimFarm(bays, workdir=tmp_path / "farm") as farm:
-        pids = [farm.pid, *farm.agent_pids]
+    with SimFarm(bays, workdir=tmp_path / "farm", processes=processes) as farm:
+        assert len(farm.pids) == processes
+        pids = [*farm.pids, *farm.agent_pids.values()]
         assert farm.placement["C"] == {
             "power": {"switch": "sw1", "port": 1},
             "presser": {"board": "p0", "channel": 1},
@@ -145,12 +160,32 @@ def test_the_child_is_reaped_after_an_exception_in_the_with_block(tmp_path: Path
     farm.stop()  # idempotent
 
 
+def test_the_farm_ends_when_its_parent_dies_without_stopping_it(tmp_path: Path) -> None:
+    """A parent killed mid-run never calls stop(): the child sees its stdin close and ends."""
+    script = (
+        "import os, sys\n"
+        "from pathlib import Path\n"
+        "from rig.sim.farm import FarmBay, SimFarm\n"
+        f"farm = SimFarm([FarmBay('A')], workdir=Path({str(tmp_path)!r})).start()\n"
+        "print(farm.pid, flush=True)\n"
+        "os._exit(0)\n"
+    )
+    parent = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=True
+    )
+    pid = int(parent.stdout.split()[-1])
+    deadline = time.monotonic() + 60  # a bound on a hang, not a timing under test
+    while not ended(pid):
+        assert time.monotonic() < deadline, f"farm child {pid} outlived its parent"
+        time.sleep(0.1)
+
+
 def test_a_farm_that_cannot_start_leaves_no_child(tmp_path: Path) -> None:
     farm = SimFarm([FarmBay("A", spec={"mac": "not a mac"})], workdir=tmp_path)
     with pytest.raises(RuntimeError, match="mac"):
         farm.start()
     assert not farm.running
-    assert "not a mac" in farm.log_path.read_text()
+    assert "not a mac" in farm.log_paths[0].read_text()
 
 
 def test_bays_are_placed_on_boards_and_switch_ports() -> None:
@@ -163,5 +198,11 @@ def test_bays_are_placed_on_boards_and_switch_ports() -> None:
         "power": {"board": "b0", "channel": 2},
         "presser": {"board": "b0", "channel": 2},
     }
+    # Over two processes: a switch's bays stay together, a board's too.
+    split = SimFarm(bays, workdir=Path("/nonexistent"), processes=2).shards
+    assert [[b.name for b in shard] for shard in split] == [
+        [f"S{i}" for i in range(16)],
+        ["A", "B", "S16"],
+    ]
     with pytest.raises(ValueError, match="distinct"):
         SimFarm([FarmBay("A"), FarmBay("A")], workdir=Path("/nonexistent"))

@@ -18,10 +18,10 @@ The child (`python -m rig.sim.farm`) runs:
 
 * a `SimBoard` (4 channels) per four board bays: a board bay's power and presser are one
   channel of it;
-* for the switch bays, one snmpsim agent (a real SNMP agent, rig.sim.snmp) serving one
-  simulated PoE switch per 16 bays (sw1, sw2, ... each its own community, ports 1..16, each
-  port's unit MAC learned on it), a `SimPse` per switch that powers the ports, and the
-  presser boards p0, p1, ... (their power channels drive nothing);
+* for the switch bays, one simulated PoE switch per 16 bays (sw1, sw2, ...: ports 1..16,
+  each port's unit MAC learned on it), each an snmpsim agent (a real SNMP agent,
+  rig.sim.snmp) and a `SimPse` that powers its ports, and the presser boards p0, p1, ...
+  (their power channels drive nothing);
 * a `SimCamera` per bay and one `SimNetwork` on 127.0.0.1 for them all.
 
 The wiring is told of each change instead of polling: a board calls its listener on every
@@ -29,14 +29,18 @@ relay or solenoid change, a PSE its `on_change` when a port starts or stops feed
 the bay's camera is fed the new states (`SimCamera.feed`).
 
 The parent and the child speak JSON lines over the child's stdin and stdout: the plan in,
-the layout out (SADP target, board ptys, switch agent), then `reload` requests. The child
+the layout out (SADP target, board ptys, switch agents), then `reload` requests. The child
 ends, stopping everything it runs, when its stdin closes: a parent that dies leaves no farm
-behind. This module imports only the standard library at the top, so the child loads no
-more than the simulation it runs (pysnmp only when there are switch bays).
+behind. The child loads the simulation and no more (pysnmp only with switch bays).
+
+Many bays can be split over several children (`processes`): each runs whole boards and
+whole switches with their cameras, and their SADP networks act as one segment (the first
+passes each probe on to the others, which answer the station themselves).
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import queue
@@ -47,9 +51,14 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
+from functools import partial
 from pathlib import Path
 from types import TracebackType
-from typing import IO, Any, Literal
+from typing import Any, Literal, TextIO
+
+from rig.sim.board import SimBoard
+from rig.sim.camera import CameraSpec, SimCamera
+from rig.sim.network import SimNetwork
 
 CHANNELS = 4  # per simulated board
 SWITCH_PORTS = 16  # PoE ports per simulated switch (the TP-Link SG2218P's walk: 1..16)
@@ -119,46 +128,34 @@ def _plan(bays: list[FarmBay]) -> dict[str, dict[str, Any]]:
 # -- the parent's side --------------------------------------------------------------------------
 
 
-class SimFarm:
-    """The farm in its child process; a context manager. Thread-safe: `reload` may be called
-    from several station threads at once (one request at a time goes to the child)."""
+def _shards(bays: list[FarmBay], plan: dict[str, dict[str, Any]], n: int) -> list[list[FarmBay]]:
+    """The bays split over `n` processes. What is wired in-process stays together: a board's
+    four bays, a switch's bays (with their presser boards). Largest group first onto the
+    least loaded process: deterministic, and balanced by bays."""
+    groups: dict[str, list[FarmBay]] = {}
+    for bay in bays:
+        where = plan[bay.name]["power"]
+        groups.setdefault(where.get("switch") or where["board"], []).append(bay)
+    shards: list[list[FarmBay]] = [[] for _ in range(n)]
+    for group in sorted(groups.values(), key=len, reverse=True):
+        min(shards, key=len).extend(group)
+    return [shard for shard in shards if shard]
 
-    def __init__(
-        self,
-        bays: list[FarmBay],
-        *,
-        workdir: Path,
-        pse_poll_s: float = PSE_POLL_S,
-    ) -> None:
-        if not bays:
-            raise ValueError("a farm has at least one bay")
-        self.bays = list(bays)
-        self.workdir = Path(workdir)
-        self.pse_poll_s = pse_poll_s
-        self.placement = {
-            name: {"power": p["power"], "presser": p["presser"]}
-            for name, p in _plan(self.bays).items()
-        }
-        self.log_path = self.workdir / "farm.log"
-        self._process: subprocess.Popen[str] | None = None
+
+class _Child:
+    """One farm process and the pipe to it: one request at a time (`ask` is serialised)."""
+
+    def __init__(self, index: int, workdir: Path) -> None:
+        self.index = index
+        self.log_path = workdir / f"farm-{index + 1}.log"
+        self.layout: dict[str, Any] = {}
         self._replies: queue.SimpleQueue[dict[str, Any] | None] = queue.SimpleQueue()
         self._lock = threading.Lock()
-        self._layout: dict[str, Any] = {}
-        self._cpu_last: dict[int, float] = {}
-
-    # -- life cycle --------------------------------------------------------------------------
-
-    def start(self) -> SimFarm:
-        """Start the child and wait until every camera answers; raises (the child reaped)
-        if it cannot."""
-        if self._process is not None:
-            raise RuntimeError("the farm is already running")
-        self.workdir.mkdir(parents=True, exist_ok=True)
         with self.log_path.open("a") as log:
             # A session of its own: the terminal's Ctrl-C goes to the station, which then
             # stops the farm in order; and a last-resort kill can take the whole group
-            # (the child and its snmpsim) by the child's id.
-            self._process = subprocess.Popen(
+            # (the child and its snmpsim agents) by the child's id.
+            self.process = subprocess.Popen(
                 [sys.executable, "-m", "rig.sim.farm"],
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
@@ -167,59 +164,157 @@ class SimFarm:
                 bufsize=1,
                 start_new_session=True,
             )
-        reader = threading.Thread(
-            target=self._read, args=(self._process.stdout,), name="rig.farm-reader", daemon=True
-        )
-        reader.start()
+        threading.Thread(
+            target=self._read, name=f"rig.farm-{index + 1}-reader", daemon=True
+        ).start()
+
+    def _read(self) -> None:
+        assert self.process.stdout is not None
         try:
-            request = {
-                "op": "start",
-                "bays": [asdict(b) for b in self.bays],
-                "workdir": str(self.workdir),
-                "pse_poll_s": self.pse_poll_s,
-            }
-            self._layout = self._ask(request, _START_TIMEOUT_S)["layout"]
+            for line in self.process.stdout:
+                self._replies.put(json.loads(line))
+        except (OSError, ValueError):
+            pass
+        self._replies.put(None)  # the child is gone
+
+    def ask(self, request: dict[str, Any], timeout_s: float) -> dict[str, Any]:
+        with self._lock:
+            stdin = self.process.stdin
+            if stdin is None or stdin.closed:
+                raise RuntimeError("the farm is not running")
+            try:
+                stdin.write(json.dumps(request) + "\n")
+                stdin.flush()
+                reply = self._replies.get(timeout=timeout_s)
+            except (OSError, ValueError, queue.Empty) as exc:
+                raise RuntimeError(f"the farm did not answer {request['op']}: {exc}") from None
+            if reply is None:
+                self._replies.put(None)  # every later request fails the same way
+                raise RuntimeError(f"the farm process ended: {self.log_tail()}")
+            if "error" in reply:
+                raise RuntimeError(f"the farm failed {request['op']}: {reply['error']}")
+            return reply
+
+    def close_input(self) -> None:
+        """End of input: the child's signal to stop everything it runs and exit."""
+        with self._lock:
+            if self.process.stdin is not None and not self.process.stdin.closed:
+                # A broken pipe: it is gone already, and the wait reaps it.
+                with contextlib.suppress(OSError):
+                    self.process.stdin.close()
+
+    def reap(self) -> None:
+        try:
+            self.process.wait(timeout=_STOP_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            self._kill_group()
+        if self.process.stdout is not None:
+            self.process.stdout.close()
+
+    def _kill_group(self) -> None:
+        """A child that would not stop: SIGTERM (it still cleans up), then SIGKILL to its
+        whole session (its snmpsim agents too: they are in the child's group)."""
+        try:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            pass
+        except ProcessLookupError:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.process.pid, signal.SIGKILL)  # whatever is left of the group
+        self.process.wait()
+
+    def log_tail(self) -> str:
+        try:
+            return self.log_path.read_text()[-2000:]
+        except OSError:
+            return "(no log)"
+
+
+class SimFarm:
+    """The farm in its child process(es); a context manager. Thread-safe: `reload` may be
+    called from several station threads at once (one request at a time goes to a child).
+
+    `processes`: how many children share the bays. One carries 48 bays on a 2-core machine
+    (about 60 % of a core, scripts/farm_load.py), and two did not make the boards' holds
+    any more precise there (more processes to schedule on two cores). Their SADP networks
+    act as one segment: the first one's `target` takes the station's probes and hands each
+    to the others, which answer the station directly."""
+
+    def __init__(
+        self,
+        bays: list[FarmBay],
+        *,
+        workdir: Path,
+        processes: int = 1,
+        pse_poll_s: float = PSE_POLL_S,
+        log_level: str = "WARNING",
+    ) -> None:
+        """`log_level`: of the children's logs (`log_paths`); INFO has every camera's power,
+        pin and boot."""
+        if not bays:
+            raise ValueError("a farm has at least one bay")
+        self.bays = list(bays)
+        self.workdir = Path(workdir)
+        self.pse_poll_s = pse_poll_s
+        self.log_level = log_level
+        self._plan = _plan(self.bays)
+        self.placement = {
+            name: {"power": p["power"], "presser": p["presser"]} for name, p in self._plan.items()
+        }
+        if processes < 1:
+            raise ValueError(f"processes must be at least 1, not {processes}")
+        self.shards = _shards(self.bays, self._plan, processes)
+        self._children: list[_Child] = []
+        self._home: dict[str, _Child] = {}  # bay -> the child that runs it
+        self._cpu_last: dict[int, float] = {}
+
+    # -- life cycle --------------------------------------------------------------------------
+
+    def start(self) -> SimFarm:
+        """Start the children and wait until every camera answers; raises (the children
+        reaped) if it cannot."""
+        if self._children:
+            raise RuntimeError("the farm is already running")
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        try:
+            for index, shard in enumerate(self.shards):
+                child = _Child(index, self.workdir)
+                self._children.append(child)
+                for bay in shard:
+                    self._home[bay.name] = child
+            # All at once: each child's start takes seconds (snmpsim's above all).
+            _in_parallel([partial(self._start_child, c) for c in self._children])
+            first, *others = self._children
+            if others:
+                peers = [c.layout["target"] for c in others]
+                first.ask({"op": "relay", "peers": peers}, _REQUEST_TIMEOUT_S)
         except BaseException:
             self.stop()
             raise
         return self
 
-    def stop(self) -> None:
-        """Stop the cameras, boards, PSE and agent, and reap the child. Idempotent."""
-        process = self._process
-        if process is None:
-            return
-        try:
-            if process.poll() is None and process.stdin is not None:
-                # End of input is the child's signal to stop everything it runs.
-                process.stdin.close()
-            process.wait(timeout=_STOP_TIMEOUT_S)
-        except (OSError, subprocess.TimeoutExpired):
-            self._kill_group(process)
-        finally:
-            if process.stdout is not None:
-                process.stdout.close()
-            self._process = None
+    def _start_child(self, child: _Child) -> None:
+        shard = self.shards[child.index]
+        request = {
+            "op": "start",
+            "bays": [asdict(b) for b in shard],
+            "plan": {b.name: self._plan[b.name] for b in shard},
+            "workdir": str(self.workdir / f"farm-{child.index + 1}"),
+            "pse_poll_s": self.pse_poll_s,
+            "log_level": self.log_level,
+        }
+        child.layout = child.ask(request, _START_TIMEOUT_S)["layout"]
 
-    @staticmethod
-    def _kill_group(process: subprocess.Popen[str]) -> None:
-        """A child that would not stop: SIGTERM (it still cleans up), then SIGKILL to its
-        whole session (its snmpsim too: it is in the child's group)."""
-        for sig, wait_s in ((signal.SIGTERM, 10.0), (signal.SIGKILL, None)):
-            try:
-                os.killpg(process.pid, sig)
-            except ProcessLookupError:
-                break
-            try:
-                process.wait(timeout=wait_s)
-                if sig == signal.SIGTERM:
-                    os.killpg(process.pid, signal.SIGKILL)  # anything the child left behind
-                break
-            except subprocess.TimeoutExpired:
-                continue
-            except ProcessLookupError:
-                break
-        process.wait()
+    def stop(self) -> None:
+        """Stop the cameras, boards, PSEs and agents, and reap the children. Idempotent."""
+        children, self._children = self._children, []
+        self._home = {}
+        for child in children:
+            child.close_input()  # all at once: they stop in parallel
+        for child in children:
+            child.reap()
 
     def __enter__(self) -> SimFarm:
         return self.start()
@@ -236,34 +331,49 @@ class SimFarm:
 
     @property
     def pid(self) -> int:
-        if self._process is None:
-            raise RuntimeError("the farm is not running")
-        return self._process.pid
+        """The first child's process id (the one whose network is the `target`)."""
+        return self.pids[0]
 
     @property
-    def agent_pids(self) -> list[int]:
-        """The snmpsim agents' process ids (none without switch bays)."""
-        pid = self._started().get("agent_pid")
-        return [int(pid)] if pid else []
+    def pids(self) -> list[int]:
+        """Every child's process id."""
+        if not self._children:
+            raise RuntimeError("the farm is not running")
+        return [c.process.pid for c in self._children]
+
+    @property
+    def log_paths(self) -> list[Path]:
+        return [self.workdir / f"farm-{i + 1}.log" for i in range(len(self.shards))]
+
+    @property
+    def agent_pids(self) -> dict[str, int]:
+        """The snmpsim agents' process ids by switch name (none without switch bays)."""
+        return {
+            name: int(pid) for c in self._started() for name, pid in c.layout["agent_pids"].items()
+        }
 
     @property
     def running(self) -> bool:
-        return self._process is not None and self._process.poll() is None
+        return bool(self._children) and all(c.process.poll() is None for c in self._children)
 
     @property
     def target(self) -> str:
-        """The SADP target: "127.0.0.1:PORT" of the farm's SimNetwork."""
-        return str(self._started()["target"])
+        """The SADP target: "127.0.0.1:PORT" of the farm's (first child's) SimNetwork."""
+        return str(self._started()[0].layout["target"])
 
     @property
     def boards(self) -> dict[str, str]:
         """Each board's pty by name: b0, b1, ... (board bays), p0, p1, ... (pressers)."""
-        return dict(self._started()["boards"])
+        return {name: pty for c in self._started() for name, pty in c.layout["boards"].items()}
 
     @property
     def switches(self) -> dict[str, SwitchAgent]:
-        """Each simulated switch by name (sw1, sw2, ...): all on one agent, by community."""
-        return {n: SwitchAgent(**s) for n, s in self._started()["switches"].items()}
+        """Each simulated switch by name (sw1, sw2, ...), its agent's address and community."""
+        return {
+            name: SwitchAgent(**agent)
+            for c in self._started()
+            for name, agent in c.layout["switches"].items()
+        }
 
     def rig_toml(
         self,
@@ -314,24 +424,24 @@ class SimFarm:
     def reload(self, bay: str) -> str:
         """The next unit of `bay` off the returns pile: the bay's camera activated again (as
         the unit a customer returned is) and its label's serial, as the scanner reads it."""
-        if bay not in self.placement:
-            raise KeyError(f"no bay {bay!r} in the farm")
-        return str(self._ask({"op": "reload", "bay": bay}, _REQUEST_TIMEOUT_S)["serial"])
+        reply = self._child_of(bay).ask({"op": "reload", "bay": bay}, _REQUEST_TIMEOUT_S)
+        return str(reply["serial"])
 
     def camera_state(self, bay: str) -> dict[str, Any]:
         """The bay's camera as the farm sees it: online, phase, activated, resets, ..."""
-        state: dict[str, Any] = self._ask({"op": "state", "bay": bay}, _REQUEST_TIMEOUT_S)
-        return dict(state["state"])
+        reply = self._child_of(bay).ask({"op": "state", "bay": bay}, _REQUEST_TIMEOUT_S)
+        return dict(reply["state"])
 
     def cpu_s(self) -> float:
-        """CPU seconds the farm has used so far: the child and its snmpsim agent."""
+        """CPU seconds the farm has used so far: the child and its snmpsim agents."""
         return sum(self.cpu_by_process().values())
 
     def cpu_by_process(self) -> dict[str, float]:
-        """CPU seconds so far, by process: "farm" (the child) and "snmpsim" (if switches)."""
-        pids = {"farm": self.pid}
-        for pid in self.agent_pids:
-            pids["snmpsim"] = pid
+        """CPU seconds so far, by process: "farm 1", "farm 2", ... (the children),
+        "snmpsim sw1", ... (their agents)."""
+        pids = {f"farm {i + 1}": pid for i, pid in enumerate(self.pids)}
+        for name, pid in self.agent_pids.items():
+            pids[f"snmpsim {name}"] = pid
         out = {}
         for name, pid in pids.items():
             cpu = _process_cpu_s(pid)
@@ -340,45 +450,16 @@ class SimFarm:
             out[name] = self._cpu_last.get(pid, 0.0)
         return out
 
-    # -- the pipe ----------------------------------------------------------------------------
-
-    def _started(self) -> dict[str, Any]:
-        if not self._layout:
+    def _started(self) -> list[_Child]:
+        if not self._children or not self._children[0].layout:
             raise RuntimeError("the farm has not been started")
-        return self._layout
+        return self._children
 
-    def _read(self, stdout: IO[str] | None) -> None:
-        assert stdout is not None
-        try:
-            for line in stdout:
-                self._replies.put(json.loads(line))
-        except (OSError, ValueError):
-            pass
-        self._replies.put(None)  # the child is gone
-
-    def _ask(self, request: dict[str, Any], timeout_s: float) -> dict[str, Any]:
-        with self._lock:
-            process = self._process
-            if process is None or process.stdin is None:
-                raise RuntimeError("the farm is not running")
-            try:
-                process.stdin.write(json.dumps(request) + "\n")
-                process.stdin.flush()
-                reply = self._replies.get(timeout=timeout_s)
-            except (OSError, queue.Empty) as exc:
-                raise RuntimeError(f"the farm did not answer {request['op']}: {exc}") from None
-            if reply is None:
-                self._replies.put(None)  # every later request fails the same way
-                raise RuntimeError(f"the farm process ended: {self._log_tail()}")
-            if "error" in reply:
-                raise RuntimeError(f"the farm failed {request['op']}: {reply['error']}")
-            return reply
-
-    def _log_tail(self) -> str:
-        try:
-            return self.log_path.read_text()[-2000:]
-        except OSError:
-            return "(no log)"
+    def _child_of(self, bay: str) -> _Child:
+        if bay not in self.placement:
+            raise KeyError(f"no bay {bay!r} in the farm")
+        self._started()
+        return self._home[bay]
 
 
 def _process_cpu_s(pid: int) -> float | None:
@@ -391,6 +472,37 @@ def _process_cpu_s(pid: int) -> float | None:
 
 
 # -- the child's side ---------------------------------------------------------------------------
+
+
+#: How the first child's network hands a probe on: this line, then the datagram as it came.
+_RELAYED = b"RIG-FARM-RELAYED "
+
+
+def _address(target: str) -> tuple[str, int]:
+    host, port = target.rsplit(":", 1)
+    return host, int(port)
+
+
+class _RelayNetwork(SimNetwork):
+    """A SimNetwork that is one segment with the networks of the farm's other children:
+    each probe it gets from the station goes on to its `peers`, marked with the station's
+    address; a network given such a relayed probe answers that address itself. All of it
+    on loopback (SimNetwork binds and answers only 127.0.0.1)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.peers: list[tuple[str, int]] = []
+
+    def _handle(self, data: bytes, addr: tuple[str, int]) -> None:
+        if data.startswith(_RELAYED):
+            header, _, data = data.partition(b"\n")
+            host, port = header[len(_RELAYED) :].decode("ascii", "replace").split(" ")
+            addr = (host, int(port))
+        elif self._sock is not None:
+            marked = _RELAYED + f"{addr[0]} {addr[1]}\n".encode() + data
+            for peer in self.peers:
+                self._sock.sendto(marked, peer)
+        super()._handle(data, addr)
 
 
 class _Wire:
@@ -414,16 +526,18 @@ class _Wire:
 class _Lab:
     """What the child runs for the bays it was given."""
 
-    def __init__(self, bays: list[FarmBay], workdir: Path, pse_poll_s: float) -> None:
-        from rig.sim.board import SimBoard
-        from rig.sim.camera import CameraSpec, SimCamera
-        from rig.sim.network import SimNetwork
-
+    def __init__(
+        self,
+        bays: list[FarmBay],
+        plan: dict[str, dict[str, Any]],
+        workdir: Path,
+        pse_poll_s: float,
+    ) -> None:
         self.bays = bays
         self.workdir = workdir
-        self.plan = _plan(bays)
+        self.plan = plan  # the whole farm's names and camera numbers, for these bays
         self.pse_poll_s = pse_poll_s
-        self.network = SimNetwork()
+        self.network = _RelayNetwork()
         self.boards: dict[str, SimBoard] = {}
         for where in self.plan.values():
             name = where["presser"]["board"]
@@ -437,7 +551,7 @@ class _Lab:
                 values["model"] = bay.model
                 values["device_sn"] = f"{bay.model}20230815AAWRJ{12345000 + n:08d}"
             self.cameras[bay.name] = SimCamera(CameraSpec.sample(n, **{**values, **bay.spec}))
-        self.agent: Any = None
+        self.agents: dict[str, Any] = {}
         self.pses: dict[str, Any] = {}
         self._guard = threading.Lock()
 
@@ -478,7 +592,7 @@ class _Lab:
             "target": self.network.target,
             "boards": {name: board.port for name, board in self.boards.items()},
             "switches": switches,
-            "agent_pid": self.agent._process.pid if self.agent is not None else None,
+            "agent_pids": {name: agent._process.pid for name, agent in self.agents.items()},
         }
 
     def _start_switches(self) -> dict[str, dict[str, str]]:
@@ -492,14 +606,17 @@ class _Lab:
             return {}
         from rig.sim.snmp import SimPse, SnmpAgent, switch_snmprec
 
-        # One agent for all the switches, told apart by community (snmpsim serves one data
-        # file per community): one snmpsim process however many bays.
+        # An agent per switch: snmpsim could serve several data files by community, but its
+        # writable values (writecache) are kept by OID for the whole agent, so a SET of
+        # port 4 on one switch would turn port 4 of every switch it serves.
         communities = {name: f"farm-{name}" for name in on_switch}
-        data = {communities[name]: switch_snmprec(units) for name, units in on_switch.items()}
-        self.agent = SnmpAgent(self.workdir / "snmpsim", data).start()
+        for name, units in on_switch.items():
+            data = {communities[name]: switch_snmprec(units)}
+            self.agents[name] = SnmpAgent(self.workdir / f"snmpsim-{name}", data)
+        _in_parallel([agent.start for agent in self.agents.values()])  # each takes seconds
         for name, units in on_switch.items():
             pse = SimPse(
-                self.agent, communities[name], detect_s=PSE_DETECT_S, poll_s=self.pse_poll_s
+                self.agents[name], communities[name], detect_s=PSE_DETECT_S, poll_s=self.pse_poll_s
             )
             for port in units:
                 pse.watch(port)
@@ -507,7 +624,7 @@ class _Lab:
         # Watched ports deliver once detection has run: waited out here, so the PSE's first
         # look finds them delivering and the cameras, already up, keep running.
         time.sleep(PSE_DETECT_S * 2)
-        return {n: {"host": self.agent.target, "community": c} for n, c in communities.items()}
+        return {n: {"host": self.agents[n].target, "community": c} for n, c in communities.items()}
 
     def _wait_online(self, timeout_s: float = 60.0) -> None:
         deadline = time.monotonic() + timeout_s
@@ -538,18 +655,36 @@ class _Lab:
 
     def stop(self) -> None:
         # The cameras' HTTP servers each take a poll interval to shut down: in parallel.
-        stoppers = [threading.Thread(target=c.stop, daemon=True) for c in self.cameras.values()]
-        for thread in stoppers:
-            thread.start()
+        cameras = threading.Thread(
+            target=_in_parallel, args=([c.stop for c in self.cameras.values()],), daemon=True
+        )
+        cameras.start()
         for pse in self.pses.values():
             pse.stop()
-        if self.agent is not None:
-            self.agent.stop()
-        for thread in stoppers:
-            thread.join(timeout=10)
+        _in_parallel([agent.stop for agent in self.agents.values()])
+        cameras.join(timeout=30)
         self.network.stop()
         for board in self.boards.values():
             board.stop()
+
+
+def _in_parallel(calls: list[Callable[[], object]]) -> None:
+    """Run the calls at once, each on a thread; the first error is raised once all are done."""
+    errors: list[BaseException] = []
+
+    def run(call: Callable[[], object]) -> None:
+        try:
+            call()
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(call,), daemon=True) for call in calls]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    if errors:
+        raise errors[0]
 
 
 def _pin_of(board: Any, ch: int) -> Callable[[], bool]:
@@ -582,12 +717,12 @@ def _on_port(switch: str, ports: dict[tuple[str, int], _Wire]) -> Callable[[int,
     return changed
 
 
-def _child(stdin: IO[str], out: IO[str]) -> int:
+def _child(stdin: TextIO, out: TextIO) -> int:
     """The child's loop: the plan in, the layout out, then requests until stdin closes."""
     import logging
     import traceback
 
-    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(message)s")
+    logging.basicConfig(format="%(relativeCreated)d %(threadName)s %(name)s %(message)s")
 
     def send(message: dict[str, Any]) -> None:
         out.write(json.dumps(message) + "\n")
@@ -600,9 +735,14 @@ def _child(stdin: IO[str], out: IO[str]) -> int:
             op = request.get("op")
             try:
                 if op == "start" and lab is None:
+                    logging.getLogger().setLevel(request.get("log_level", "WARNING"))
                     bays = [FarmBay(**b) for b in request["bays"]]
-                    lab = _Lab(bays, Path(request["workdir"]), request["pse_poll_s"])
+                    workdir = Path(request["workdir"])
+                    lab = _Lab(bays, request["plan"], workdir, request["pse_poll_s"])
                     send({"layout": lab.start()})
+                elif op == "relay" and lab is not None:
+                    lab.network.peers = [_address(p) for p in request["peers"]]
+                    send({"relay": len(lab.network.peers)})
                 elif op == "reload" and lab is not None:
                     send({"serial": lab.reload(request["bay"])})
                 elif op == "state" and lab is not None:
