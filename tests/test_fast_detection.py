@@ -556,3 +556,29 @@ def test_the_unit_is_not_claimed_before_it_is_known() -> None:
     claims.release(owner)
     assert claims.others(other) == set()
     assert Unit().mac is None
+
+
+def test_a_port_unit_silent_before_the_cut_is_judged_by_its_label(
+    lan_poller: tuple[FakeLan, SadpPoller],
+) -> None:
+    """Known by its switch port's MAC, not answering SADP before the cut, scanned: the unit
+    carries the label's serial (the end of its DeviceSN) until it comes back with the whole
+    one; that is the same unit, not a wrong device."""
+    lan, poller = lan_poller
+    unit = reply(3, activated=False, ipv4="127.0.0.1", http_port=9)
+    web = FakeWeb([OK])
+    verifier = NetworkVerifier(poller, settle_s=0.1, isapi=web.factory)
+    try:
+        verifier.on_port("sw1 port 5", (unit.mac,))
+        identified = verifier.identify(label(unit))
+        assert identified.serial == label(unit) and identified.mac == unit.mac
+        assert verifier.wait_gone(0.0)
+        waiting, back = in_thread(lambda: verifier.wait_back(HANG_S))
+        lan.add(unit)
+        waiting.join(HANG_S)
+        assert back == [None]
+        verdict = verifier.judge()
+    finally:
+        verifier.close()
+    assert verdict.outcome is Outcome.RESET_VERIFIED, verdict.reason
+    assert verifier.unit.serial == unit.device_sn

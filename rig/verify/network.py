@@ -628,7 +628,15 @@ class NetworkVerifier(Verifier):
                 f"MAC {reply.mac} came back with serial {reply.device_sn}, not {self._scanned}",
             )
             return result
-        if before.serial and reply.device_sn and before.serial != reply.device_sn:
+        # A unit known only by its scanned label (its port's MAC, silent on SADP before the
+        # cut) has the label's serial, the end of the DeviceSN: checked just above.
+        known_by_label = before.serial is not None and before.serial == self._scanned
+        if (
+            before.serial
+            and reply.device_sn
+            and not known_by_label
+            and before.serial != reply.device_sn
+        ):
             result.verdict = Verdict(
                 Outcome.WRONG_DEVICE,
                 f"MAC {reply.mac} came back with serial {reply.device_sn}, not {before.serial}",
