@@ -64,6 +64,7 @@ class SadpClient:
     # Remember a few of our own recent probes so a slow unit's late answer is counted as late,
     # not mistaken for another SADP tool on the segment.
     _RECENT_PROBES = 16
+    _PARSED_CAP = 4096  # answers kept parsed: far more than the units of one bench LAN
 
     def __init__(
         self,
@@ -85,6 +86,7 @@ class SadpClient:
         self.stats = SadpStats()
         self._lock = threading.Lock()
         self._recent: collections.deque[str] = collections.deque(maxlen=self._RECENT_PROBES)
+        self._parsed: dict[bytes, tuple[SadpReply, str]] = {}  # see _parse
         # wake(): a byte written to `_wake_w` ends the window in progress, or the next one
         # (right after its probe is sent) if none is; clear_wake() drops one left pending.
         self._wake_lock = threading.Lock()
@@ -256,7 +258,7 @@ class SadpClient:
                 self.stats.junk += 1
                 continue
             try:
-                reply = parse_probe_match(data, expect_uuid=probe_uuid)
+                reply = self._parse(data, probe_uuid)
             except ForeignReply as exc:
                 if exc.uuid.casefold() in self._recent:
                     self.stats.late += 1
@@ -278,6 +280,30 @@ class SadpClient:
                 on_reply(by_mac[reply.mac])
         self.stats.replies += len(by_mac)
         return list(by_mac.values())
+
+    def _parse(self, data: bytes, probe_uuid: str) -> SadpReply:
+        """`parse_probe_match` of an answer to `probe_uuid`, parsed once per unit state: a
+        unit answers every probe with the same datagram but for the Uuid it echoes, and 48
+        units polled twice a second are a hundred XML parses a second, most of an idle
+        station's CPU. An answer seen before (the same bytes around this probe's Uuid) is
+        the earlier parse with this Uuid; any other datagram is parsed in full."""
+        token = probe_uuid.encode("ascii")
+        key = data.replace(token, b"") if token in data else None
+        cached = self._parsed.get(key) if key is not None else None
+        if cached is not None:
+            template, old = cached
+            return dataclasses.replace(
+                template,
+                uuid=probe_uuid,
+                raw={k: probe_uuid if v == old else v for k, v in template.raw.items()},
+                xml=template.xml.replace(old, probe_uuid),
+            )
+        reply = parse_probe_match(data, expect_uuid=probe_uuid)
+        if key is not None and reply.uuid == probe_uuid:
+            if len(self._parsed) >= self._PARSED_CAP:
+                self._parsed.clear()  # units come and go: start over rather than grow
+            self._parsed[key] = (reply, probe_uuid)
+        return reply
 
     @staticmethod
     def _late_reply(data: bytes) -> SadpReply | None:
