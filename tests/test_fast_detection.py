@@ -582,3 +582,24 @@ def test_a_port_unit_silent_before_the_cut_is_judged_by_its_label(
         verifier.close()
     assert verdict.outcome is Outcome.RESET_VERIFIED, verdict.reason
     assert verifier.unit.serial == unit.device_sn
+
+
+def test_a_unit_scanned_just_after_it_was_loaded_is_found_by_its_scan() -> None:
+    """The picture may be a slow poll old when a unit just swapped in is scanned: identify
+    polls fast for it before calling it silent, so it is known (model and all) before the
+    press and its learned hold can apply."""
+    lan = FakeLan()
+    poller = SadpPoller(lan, poll_s=HANG_S, fast_poll_s=0.02)  # slow: never on its own
+    with poller:
+        assert lan.wait_log(lambda log: sum(1 for what, _ in log if what == "probe") >= 2)
+        assert wait_until(lambda: poller.polls >= 2 and not poller.fast, HANG_S) is not None
+        unit = reply(4)
+        lan.add(unit)  # loaded now: the poller's picture does not have it yet
+        assert unit.mac not in poller.present()
+        verifier = NetworkVerifier(poller, settle_s=0.1)
+        try:
+            found = verifier.identify(label(unit))
+        finally:
+            verifier.close()
+    assert verifier.known_by == "scanned serial"
+    assert (found.mac, found.model) == (unit.mac, unit.model)

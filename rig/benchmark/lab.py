@@ -101,6 +101,8 @@ class Lot:
                     if longer
                     else timing.reset_hold_s,
                     boot_s=timing.boot_s,
+                    # A mixed lot is many units of each model (learning counts units).
+                    distinct_units=self.longer_every > 0 and i < self.bays - self.switch_bays,
                 )
             )
         return out

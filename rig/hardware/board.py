@@ -192,7 +192,9 @@ class BoardLink:
         try:
             # exclusive: a second rig (or a stray `rig reset` beside the station) opening the
             # same board is refused, not silently sharing its commands and replies.
-            port = self._serial_for_url(self.port, baudrate=BAUDRATE, timeout=0.1, exclusive=True)
+            # No read timeout: the reader blocks until a byte comes (its stop() cancels the
+            # read); a 0.1 s timeout woke each board's reader ten times a second for nothing.
+            port = self._serial_for_url(self.port, baudrate=BAUDRATE, timeout=None, exclusive=True)
         except (serial.SerialException, OSError, ValueError) as exc:
             raise HardwareFault(f"board {self.name}: cannot open {self.port}: {exc}") from None
         port.reset_input_buffer()  # a board keeps talking while nobody listens (EVT BOOT...)

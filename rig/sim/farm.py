@@ -41,6 +41,7 @@ passes each probe on to the others, which answer the station themselves).
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import os
 import queue
@@ -87,10 +88,16 @@ class FarmBay:
     reset_hold_s: float = 10.0
     boot_s: float = 3.0
     spec: dict[str, Any] = field(default_factory=dict)
+    # Each unit after the first is another unit off the pile (its own MAC and serial), as
+    # learning per model needs (it counts distinct units). Board bays only: a switch bay's
+    # unit is the MAC the simulated switch has learned on its port.
+    distinct_units: bool = False
 
     def __post_init__(self) -> None:
         if self.power not in ("board", "switch"):
             raise ValueError(f"bay {self.name}: power must be 'board' or 'switch'")
+        if self.distinct_units and self.power == "switch":
+            raise ValueError(f"bay {self.name}: distinct units need a board bay")
 
 
 @dataclass(frozen=True)
@@ -554,6 +561,8 @@ class _Lab:
         self.agents: dict[str, Any] = {}
         self.pses: dict[str, Any] = {}
         self._guard = threading.Lock()
+        self._loads: dict[str, int] = {}
+        self._distinct = {bay.name: bay.distinct_units for bay in bays}
 
     def start(self) -> dict[str, Any]:
         self.network.start()
@@ -637,6 +646,15 @@ class _Lab:
     def reload(self, bay: str) -> str:
         camera = self.cameras[bay]
         with self._guard:
+            loads = self._loads[bay] = self._loads.get(bay, 0) + 1
+            if loads > 1 and self._distinct[bay]:
+                n = self.plan[bay]["camera"] + 1000 * loads  # MACs and serials apart per load
+                spec = camera.spec
+                camera.spec = dataclasses.replace(
+                    spec,
+                    mac=CameraSpec.sample(n).mac,
+                    device_sn=f"{spec.device_sn[:-8]}{12345000 + n:08d}",
+                )
             if not camera.activated:
                 camera.activate()  # the next unit off the returns pile: set up by a customer
         return str(camera.spec.device_sn[-13:])

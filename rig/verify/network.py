@@ -262,6 +262,16 @@ class NetworkVerifier(Verifier):
                     lambda present: self._poller.polls >= 2 or self._named_unit_in(present),
                     self._poll_bound_s(4),
                 )
+        elif self._scanned is not None and not self._named_unit_in(self._poller.present()):
+            # The picture may be a slow poll old, and the unit just loaded (a unit swapped in
+            # answers the next probe): two fast polls more before calling it silent, so its
+            # model (and the hold learned for it) is known before the press.
+            with self._poller.expecting("identify"):
+                after = self._poller.polls + 2
+                self._wait(
+                    lambda present: self._poller.polls >= after or self._named_unit_in(present),
+                    self._poll_bound_s(4),
+                )
         self._before = self._poller.present()
         self._seen_at = self._now()
         self._note("present_before_cut", macs=sorted(self._before))

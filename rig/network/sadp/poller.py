@@ -367,7 +367,11 @@ class SadpPoller:
             self._present[reply.mac] = reply
             self._misses[reply.mac] = 0
             self._heard.add(reply.mac)
-            self._cond.notify_all()
+            if new_events:
+                # Only a newcomer changes who is present mid-window; the others' waiters
+                # are woken at the poll's end (48 units answering twice a second, each
+                # waking every waiter, were much of an idle station's CPU).
+                self._cond.notify_all()
             subscribers = list(self._subscribers)
         for event in new_events:
             for callback in subscribers:
