@@ -29,7 +29,7 @@ import argparse
 import os
 import platform
 import statistics
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from rig.benchmark.lab import (
     Idle,
@@ -118,7 +118,7 @@ def main(argv: list[str] | None = None) -> int:
     _switch_table(sizes.switch_cycles)
     from rig.benchmark.fleet import fleet_down
 
-    fleet_down(Timing(**{**sizes.timing.__dict__, "rounds": max(1, sizes.timing.rounds // 2)}))
+    fleet_down(replace(sizes.timing, rounds=max(1, sizes.timing.rounds // 2)))
     return 0
 
 
@@ -241,7 +241,7 @@ def _detection_table(runs: list[StationRun]) -> None:
 def _growth_table(sizes: Sizes, runs: list[StationRun], idles: list[Idle]) -> None:
     net = NetworkConfig()
     before = 60 / net.sadp_poll_s  # probes a minute: the fixed poll of earlier releases
-    one_run, one_idle = runs[0], idles[0]
+    one_run = runs[0]
     t = table(
         "5. the station process's cost as bays grow (the simulated lab runs in its own process)",
         "bays",
@@ -271,7 +271,6 @@ def _growth_table(sizes: Sizes, runs: list[StationRun], idles: list[Idle]) -> No
             f"{run.probes / max(run.units, 1):.0f}",
         )
     console.print(t)
-    del one_idle
 
 
 def _mixed_lot_table(sizes: Sizes) -> None:

@@ -16,7 +16,6 @@ import itertools
 import multiprocessing
 import queue
 import resource
-import statistics
 import tempfile
 import threading
 import time
@@ -91,10 +90,11 @@ class Lot:
         out = []
         for i in range(self.bays):
             longer = self.longer_every > 0 and i % self.longer_every == self.longer_every - 1
+            on_switch = i >= self.bays - self.switch_bays
             out.append(
                 FarmBay(
                     name=_bay_name(i),
-                    power="switch" if i >= self.bays - self.switch_bays else "board",
+                    power="switch" if on_switch else "board",
                     model=LONGER_MODEL if longer else MODEL,
                     # Between the two holds: the first attempt fails, the escalation verifies.
                     reset_hold_s=(timing.hold_s + timing.longer_hold_s) / 2
@@ -102,7 +102,7 @@ class Lot:
                     else timing.reset_hold_s,
                     boot_s=timing.boot_s,
                     # A mixed lot is many units of each model (learning counts units).
-                    distinct_units=self.longer_every > 0 and i < self.bays - self.switch_bays,
+                    distinct_units=self.longer_every > 0 and not on_switch,
                 )
             )
         return out
@@ -142,7 +142,6 @@ class StationRun:
     spans_s: list[float] = field(default_factory=list)
     learned_starts: int = 0  # first attempts whose hold the records chose
     stop_s: float = 0.0
-    farm_cpu_s: float = 0.0
 
     @property
     def per_hour(self) -> float:
@@ -201,9 +200,11 @@ class _Lab(Progress):
     def summary(self, line: str) -> None:
         pass
 
-    def drain(self) -> Iterator[str]:
-        while (line := self.scans.get()) is not None:
-            yield line
+
+def _drain(scans: queue.SimpleQueue[str | None]) -> Iterator[str]:
+    """The operator's scans as the station reads them, until a None ends the day."""
+    while (line := scans.get()) is not None:
+        yield line
 
 
 def _station_toml(
@@ -240,9 +241,10 @@ def run_station(
     """Run `timing.rounds` units through each bay of `lot`; the figures of the run.
 
     `network`: [network] keys over the shipped ones; `fleet`: a [fleet] table to add."""
+    farm_bays = lot.farm_bays(timing)
     with (
         tempfile.TemporaryDirectory(prefix="rig-bench-") as tmp,
-        SimFarm(lot.farm_bays(timing), workdir=Path(tmp) / "farm") as farm,
+        SimFarm(farm_bays, workdir=Path(tmp) / "farm") as farm,
     ):
         text = _station_toml(
             farm,
@@ -260,16 +262,14 @@ def run_station(
             clock=SystemClock(),
             data_dir=data_dir,
             operator=operator,
-            scans=lab.drain(),
+            scans=_drain(lab.scans),
             progress=lab,
         )
-        farm_cpu0 = farm.cpu_s()
         cpu0 = time.process_time()
         start_wall = time.time()
         station.run()
         stopped_wall = time.time()
         cpu = time.process_time() - cpu0
-        farm_cpu = farm.cpu_s() - farm_cpu0
         probes = station.network.client.stats.probes if station.network else 0
         with RecordStore(data_dir) as store:
             jobs = store.jobs()
@@ -285,9 +285,8 @@ def run_station(
         floor_s=timing.floor_s(timing.hold_s),
         probes=probes,
         attempts=len(jobs),
-        farm_cpu_s=farm_cpu,
     )
-    switch = {b.name for b in lot.farm_bays(timing) if b.power == "switch"}
+    switch = {b.name for b in farm_bays if b.power == "switch"}
     _fold_jobs(jobs, timing, run, switch_bays=switch)
     if jobs:  # the ends of jobs are wall times: the station's stop by the same clock
         run.stop_s = max(0.0, stopped_wall - max(j["ended_wall"] for j in jobs))
@@ -356,10 +355,8 @@ def _rest_overlap(jobs: list[dict[str, Any]], run: StationRun) -> None:
 
 @dataclass
 class Idle:
-    bays: int
     cpu_share: float  # of one core
     probes_per_min: float
-    peak_rss_mb: float
 
 
 def idle_station(lot: Lot, seconds: float) -> Idle:
@@ -372,18 +369,13 @@ def idle_station(lot: Lot, seconds: float) -> Idle:
     ):
         text = _station_toml(farm, timing, learn=True, network=None, extra="")
         scans: queue.SimpleQueue[str | None] = queue.SimpleQueue()
-
-        def drain() -> Iterator[str]:
-            while (line := scans.get()) is not None:
-                yield line
-
         operator = _Quiet()
         station = Station(
             parse_config(text, "idle"),
             clock=SystemClock(),
             data_dir=Path(tmp) / "records",
             operator=operator,
-            scans=drain(),
+            scans=_drain(scans),
             progress=Progress(SystemClock(), Console(quiet=True)),
         )
         thread = threading.Thread(target=station.run)
@@ -398,12 +390,7 @@ def idle_station(lot: Lot, seconds: float) -> Idle:
         probes = station.network.client.stats.probes - probes0
         scans.put(None)
         thread.join()
-    return Idle(
-        bays=lot.bays,
-        cpu_share=cpu / seconds,
-        probes_per_min=probes / seconds * 60,
-        peak_rss_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-    )
+    return Idle(cpu_share=cpu / seconds, probes_per_min=probes / seconds * 60)
 
 
 def in_own_process(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
@@ -412,7 +399,3 @@ def in_own_process(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(max_workers=1, mp_context=context) as pool:
         return pool.submit(fn, *args, **kwargs).result()
-
-
-def median(values: list[float]) -> float:
-    return statistics.median(values) if values else float("nan")

@@ -229,11 +229,12 @@ class SwitchPool:
     def port_state(self, name: str, group: int, port: int) -> PortState:
         """A port's PoE state: one GET for every port of the switch asked at the same moment
         (16 bays waiting for their ports cost the switch one request, not 16)."""
-        poe = self.poe(name)  # (takes the pool's lock itself)
         with self._lock:
-            if name not in self._states:
-                self._states[name] = Batched(partial(_port_states, poe))
-            batched = self._states[name]
+            batched = self._states.get(name)
+        if batched is None:
+            poe = self.poe(name)  # (takes the pool's lock itself)
+            with self._lock:
+                batched = self._states.setdefault(name, Batched(partial(_port_states, poe)))
         state = batched.get((group, port))
         if isinstance(state, Exception):
             raise state

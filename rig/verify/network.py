@@ -255,19 +255,15 @@ class NetworkVerifier(Verifier):
         # The poller must have listened two full windows (a unit may miss one probe); at a
         # station it has been running all along and its picture is already current. Just
         # after the start, a unit already answering by the name it was given (its scanned
-        # serial, its port's MAC) needs no second poll: the first unit pays no warm-up.
-        if self._poller.polls < 2:
+        # serial, its port's MAC) needs no second poll: the first unit pays no warm-up. And
+        # the picture may be a slow poll old when a unit just swapped in is scanned (it
+        # answers the next probe): two fast polls more before calling it silent, so its
+        # model (and the hold learned for it) is known before the press.
+        polls = self._poller.polls
+        stale = self._scanned is not None and not self._named_unit_in(self._poller.present())
+        if polls < 2 or stale:
+            after = 2 if polls < 2 else polls + 2
             with self._poller.expecting("identify"):
-                self._wait(
-                    lambda present: self._poller.polls >= 2 or self._named_unit_in(present),
-                    self._poll_bound_s(4),
-                )
-        elif self._scanned is not None and not self._named_unit_in(self._poller.present()):
-            # The picture may be a slow poll old, and the unit just loaded (a unit swapped in
-            # answers the next probe): two fast polls more before calling it silent, so its
-            # model (and the hold learned for it) is known before the press.
-            with self._poller.expecting("identify"):
-                after = self._poller.polls + 2
                 self._wait(
                     lambda present: self._poller.polls >= after or self._named_unit_in(present),
                     self._poll_bound_s(4),
@@ -638,8 +634,8 @@ class NetworkVerifier(Verifier):
                 f"MAC {reply.mac} came back with serial {reply.device_sn}, not {self._scanned}",
             )
             return result
-        # A unit known only by its scanned label (its port's MAC, silent on SADP before the
-        # cut) has the label's serial, the end of the DeviceSN: checked just above.
+        # A unit not heard on SADP before the cut (known by its port's MAC, or by the scan
+        # alone) carries the label's serial, the end of the DeviceSN: checked just above.
         known_by_label = before.serial is not None and before.serial == self._scanned
         if (
             before.serial
