@@ -106,7 +106,6 @@ def main() -> int:
     parser.add_argument("--cycle", type=float, default=60.0, help="seconds of cycling measured")
     parser.add_argument("--hold", type=float, default=1.5, help="the station's hold_s")
     parser.add_argument("--boot", type=float, default=0.5, help="the cameras' boot_s")
-    parser.add_argument("--pse-poll", type=float, default=0.02)
     parser.add_argument("--processes", type=int, default=1, help="farm children")
     parser.add_argument("--log", default="WARNING", help="the farm's log level (INFO: all)")
     args = parser.parse_args()
@@ -125,7 +124,6 @@ def main() -> int:
         bays,
         workdir=workdir / "farm",
         processes=args.processes,
-        pse_poll_s=args.pse_poll,
         log_level=args.log,
     ) as farm:
         print(f"farm of {len(farm.pids)} process(es), logs {[str(p) for p in farm.log_paths]}")

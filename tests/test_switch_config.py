@@ -4,9 +4,11 @@ SNMPv3 against a real agent."""
 
 from __future__ import annotations
 
+import socket
 from pathlib import Path
 
 import pytest
+from pysnmp.proto import rfc1902
 
 from rig.config import parse_config
 from rig.errors import ConfigError
@@ -21,7 +23,7 @@ from rig.network.snmp.fdb import (
     read_forwarding_table,
 )
 from rig.network.snmp.poe import StandardPoe, poe_for
-from rig.sim.snmp import TPLINK_WALK, SnmpAgent, switch_snmprec
+from rig.sim.snmp import TPLINK_WALK, AgentClient, SnmpAgent, switch_snmprec
 from tests.test_real_samples import CISCO, TPLINK, read_snmprec, sample
 
 SWITCH = '[switches.sw1]\nhost = "10.0.0.2:1161"\n'
@@ -196,8 +198,37 @@ def test_the_simulated_switch_is_the_real_walk_plus_rfc_3621_rows() -> None:
     assert dropped == ["1.3.6.1.2.1.17.7.1.2.2.1.2.31.36.50.174.163.95.15|2|5"]  # port 5's unit
     assert len(kept) == len(real) - 1
     assert "1.3.6.1.2.1.17.7.1.2.2.1.2.31.192.86.227.0.0.1|2|5" in lines
-    assert "1.3.6.1.2.1.105.1.1.1.3.1.5|2:writecache|value=1" in lines
+    assert "1.3.6.1.2.1.105.1.1.1.3.1.5|2:pse|1" in lines  # writable, told to the PSE
     assert "1.3.6.1.2.1.105.1.3.1.1.2.1|66|190" in lines  # the Netgear's real budget
+
+
+def test_the_agent_tells_the_pse_of_each_admin_set_and_keeps_the_value(tmp_path: Path) -> None:
+    data = {"sw1": switch_snmprec({5: ["c0-56-e3-00-00-01"]}, read_only=[6])}
+    admin = "1.3.6.1.2.1.105.1.1.1.3.1.{}"
+    with (
+        SnmpAgent(tmp_path, data) as agent,
+        socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as events,
+    ):
+        events.bind(agent.admin_events)
+        events.settimeout(5)
+        client = AgentClient(agent.host, agent.port, "sw1")
+        try:
+            client.set_many([(admin.format(5), rfc1902.Integer32(2))])
+            # Sent before the agent answered the SET: there already.
+            assert events.recv(512) == f"{admin.format(5)} 2".encode()
+            assert client.get([admin.format(5)]) == {admin.format(5): 2}
+            with pytest.raises(OSError, match="SET failed"):  # not a number: refused
+                client.set_many([(admin.format(5), rfc1902.OctetString(b"off"))])
+            client.set_many([(admin.format(6), rfc1902.Integer32(2))])  # read-only: taken, no word
+            assert client.get([admin.format(5), admin.format(6)]) == {
+                admin.format(5): 2,
+                admin.format(6): 1,
+            }
+            events.settimeout(0.2)
+            with pytest.raises(TimeoutError):
+                events.recv(512)
+        finally:
+            client.close()
 
 
 # -- SNMPv3 against the agent --------------------------------------------------------------------

@@ -107,8 +107,8 @@ class SwitchPowerSwitch(PowerSwitch):
                 # Before the SET: if the rig dies from here on, the next start enables it.
                 self._ledger.mark_port_cut(self.switch, self.group, self.port, self._bay)
             self._cut = True
-            self._poe.set_admin(self.group, self.port, False)
-        state = self._wait(lambda s: not s.delivering, self._cut_timeout_s)
+            self._poe.set_admin(self.group, self.port, False, read_back=False)
+        state = self._wait(lambda s: not s.delivering, self._cut_timeout_s, admin_on=False)
         if state.delivering:
             raise HardwareFault(
                 f"{self.where}: still deliveringPower {self._cut_timeout_s:g} s after its PoE "
@@ -117,27 +117,32 @@ class SwitchPowerSwitch(PowerSwitch):
 
     def on(self) -> None:
         with self._lock:
-            self._enable()
-        state = self._wait(lambda s: s.delivering, self._on_timeout_s)
+            self._enable(read_back=False)
+        state = self._wait(lambda s: s.delivering, self._on_timeout_s, admin_on=True)
         if not state.delivering:
             raise HardwareFault(
                 f"{self.where}: enabled, but not deliveringPower within {self._on_timeout_s:g}"
                 f" s (detection status {state.detection}): is the unit still plugged in?"
             )
 
-    def _enable(self) -> None:
-        self._poe.set_admin(self.group, self.port, True)
+    def _enable(self, *, read_back: bool = True) -> None:
+        self._poe.set_admin(self.group, self.port, True, read_back=read_back)
         self._cut = False
         if self._ledger is not None:
             self._ledger.clear_port_cut(self.switch, self.group, self.port)
 
-    def _wait(self, done: Callable[[PortState], bool], timeout_s: float) -> PortState:
+    def _wait(
+        self, done: Callable[[PortState], bool], timeout_s: float, *, admin_on: bool
+    ) -> PortState:
+        """Poll the port until `done`; its first state (read after the SET: the reads of
+        the pool never answer with one begun earlier) must show the SET of `admin_on` took."""
         deadline = self._clock.monotonic() + timeout_s
-        while True:
-            state = self._port_state(self.group, self.port)
-            if done(state) or self._clock.monotonic() >= deadline:
-                return state
+        state = self._port_state(self.group, self.port)
+        self._poe.check_admin(state, admin_on)
+        while not done(state) and self._clock.monotonic() < deadline:
             self._clock.sleep(self._poll_s)
+            state = self._port_state(self.group, self.port)
+        return state
 
     def is_on(self) -> bool:
         return not self._cut

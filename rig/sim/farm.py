@@ -65,10 +65,6 @@ CHANNELS = 4  # per simulated board
 SWITCH_PORTS = 16  # PoE ports per simulated switch (the TP-Link SG2218P's walk: 1..16)
 DEFAULT_MODEL = "DS-2CD2143G2-I"
 
-#: The simulated PSE's poll of the agent's admin flags. Each poll is an SNMP GET that
-#: snmpsim answers in Python: 20 ms keeps the cut's detection well inside a second at a
-#: modest share of a core.
-PSE_POLL_S = 0.02
 PSE_DETECT_S = 0.05
 
 _START_TIMEOUT_S = 120.0  # snmpsim's first start compiles its data: slow on a loaded Pi
@@ -255,7 +251,6 @@ class SimFarm:
         *,
         workdir: Path,
         processes: int = 1,
-        pse_poll_s: float = PSE_POLL_S,
         log_level: str = "WARNING",
     ) -> None:
         """`log_level`: of the children's logs (`log_paths`); INFO has every camera's power,
@@ -264,7 +259,6 @@ class SimFarm:
             raise ValueError("a farm has at least one bay")
         self.bays = list(bays)
         self.workdir = Path(workdir)
-        self.pse_poll_s = pse_poll_s
         self.log_level = log_level
         self._plan = _plan(self.bays)
         self.placement = {
@@ -309,7 +303,6 @@ class SimFarm:
             "bays": [asdict(b) for b in shard],
             "plan": {b.name: self._plan[b.name] for b in shard},
             "workdir": str(self.workdir / f"farm-{child.index + 1}"),
-            "pse_poll_s": self.pse_poll_s,
             "log_level": self.log_level,
         }
         child.layout = child.ask(request, _START_TIMEOUT_S)["layout"]
@@ -409,7 +402,7 @@ class SimFarm:
             name: {
                 "host": agent.host,
                 "community": agent.community,
-                # Generous: the PSE polls every 20 ms, but the station may share a loaded
+                # Generous: the station may share a loaded
                 # 2-core machine with 48 bays' worth of simulation.
                 "timeout_s": 2.0,
                 "retries": 2,
@@ -538,12 +531,10 @@ class _Lab:
         bays: list[FarmBay],
         plan: dict[str, dict[str, Any]],
         workdir: Path,
-        pse_poll_s: float,
     ) -> None:
         self.bays = bays
         self.workdir = workdir
         self.plan = plan  # the whole farm's names and camera numbers, for these bays
-        self.pse_poll_s = pse_poll_s
         self.network = _RelayNetwork()
         self.boards: dict[str, SimBoard] = {}
         for where in self.plan.values():
@@ -624,9 +615,7 @@ class _Lab:
             self.agents[name] = SnmpAgent(self.workdir / f"snmpsim-{name}", data)
         _in_parallel([agent.start for agent in self.agents.values()])  # each takes seconds
         for name, units in on_switch.items():
-            pse = SimPse(
-                self.agents[name], communities[name], detect_s=PSE_DETECT_S, poll_s=self.pse_poll_s
-            )
+            pse = SimPse(self.agents[name], communities[name], detect_s=PSE_DETECT_S)
             for port in units:
                 pse.watch(port)
             self.pses[name] = pse
@@ -756,7 +745,7 @@ def _child(stdin: TextIO, out: TextIO) -> int:
                     logging.getLogger().setLevel(request.get("log_level", "WARNING"))
                     bays = [FarmBay(**b) for b in request["bays"]]
                     workdir = Path(request["workdir"])
-                    lab = _Lab(bays, request["plan"], workdir, request["pse_poll_s"])
+                    lab = _Lab(bays, request["plan"], workdir)
                     send({"layout": lab.start()})
                 elif op == "relay" and lab is not None:
                     lab.network.peers = [_address(p) for p in request["peers"]]

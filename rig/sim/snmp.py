@@ -9,15 +9,17 @@ calls): a simulator built from the code under test would agree with it and prove
   table, numbered the TP-Link way: FDB ports 1..18, bridge rows 49153..) plus
   POWER-ETHERNET-MIB rows built from RFC 3621 (that switch carries none: TP-Link uses a
   private MIB) and the Netgear GS324TP's real pethMainPse row. `pethPsePortAdminEnable` is
-  `writecache` (writable), or plain (a SET is "taken" with no error and nothing changes);
-  `pethPsePortDetectionStatus` is writecache too, so the simulated PSE below can move it.
+  writable through the `pse` variation module (rig/sim/snmpsim_variation/pse.py: it also
+  tells the PSE of each SET), or plain (a SET is "taken" with no error and nothing changes);
+  `pethPsePortDetectionStatus` is `writecache`, so the simulated PSE below can move it.
   The real walk's forwarding entries on a port given a simulated unit are dropped (the
   unit there is unplugged) and the unit's MAC learned there instead.
 - `SnmpAgent` runs `snmpsim-command-responder` on a free 127.0.0.1 UDP port (community =
   the data file's name) and stops it. snmpsim needs pysmi installed beside it and refuses
   root unless SNMPSIM_ALLOW_ROOT=true.
-- `SimPse` is the switch's PoE controller: it polls the agent's admin flags and, per
-  watched port, delivers power (detection status deliveringPower after `detect_s`, the
+- `SimPse` is the switch's PoE controller: told of each SET of an admin flag by the agent
+  (no polling: a PSE acts at once, and polling loaded the agent the rig talks to), it
+  delivers power per watched port (detection status deliveringPower after `detect_s`, the
   camera powered) while the port is enabled and a unit is plugged in. A `stuck` port keeps
   delivering when disabled (some Aruba switches do not cut PoE by the flag: Uninett/nav#2186).
 """
@@ -25,6 +27,8 @@ calls): a simulator built from the code under test would agree with it and prove
 from __future__ import annotations
 
 import asyncio
+import importlib.util
+import logging
 import os
 import shutil
 import socket
@@ -49,6 +53,9 @@ from pysnmp.hlapi.v3arch.asyncio import (
 )
 from pysnmp.proto import rfc1902
 
+log = logging.getLogger(__name__)
+
+VARIATION_DIR = Path(__file__).resolve().parent / "snmpsim_variation"
 REAL_WALKS = Path(__file__).resolve().parents[2] / "tests" / "fixtures" / "real" / "snmp"
 TPLINK_WALK = REAL_WALKS / "librenms-jetstream_sg2218p-TP-Link-SG2218P-1.20.4-trimmed.snmprec"
 NETGEAR_WALK = REAL_WALKS / "librenms-netgear_gs324tp.snmprec"
@@ -101,7 +108,7 @@ def switch_snmprec(
         if port in read_only:
             lines.append(f"{ADMIN}.{index}|2|{admin}")
         else:
-            lines.append(f"{ADMIN}.{index}|2:writecache|value={admin}")
+            lines.append(f"{ADMIN}.{index}|2:pse|{admin}")
         lines.append(
             f"{DETECTION}.{index}|2:writecache|value={DISABLED if admin == 2 else SEARCHING}"
         )
@@ -125,7 +132,7 @@ def free_udp_port() -> int:
 
 
 class AgentClient:
-    """Just enough SNMP for the simulator: GET and SET of integers, on a loop of its own."""
+    """Just enough SNMP for the simulator: GET and SET, on an event loop of its own."""
 
     def __init__(self, host: str, port: int, community: str, timeout_s: float = 0.5) -> None:
         self._where = (host, port)
@@ -171,7 +178,9 @@ class AgentClient:
         result: dict[str, int | None] = self._call(go())
         return result
 
-    def set(self, oid: str, value: int, kind: type = rfc1902.Integer32) -> None:
+    def set_many(self, values: list[tuple[str, Any]]) -> None:
+        """One SET request of (oid, pysnmp value) pairs."""
+
         async def go() -> None:
             engine, target = await self._ready()
             error, status, _, _ = await set_cmd(
@@ -179,7 +188,7 @@ class AgentClient:
                 CommunityData(self._community),
                 target,
                 ContextData(),
-                ObjectType(ObjectIdentity(oid), kind(value)),
+                *(ObjectType(ObjectIdentity(oid), value) for oid, value in values),
             )
             if error or status:
                 raise OSError(f"sim switch: SET failed: {error or status}")
@@ -218,6 +227,8 @@ class SnmpAgent:
         self.host = "127.0.0.1"
         self._process: subprocess.Popen[bytes] | None = None
         self.log_path = workdir / "snmpsim.log"
+        # Where the `pse` module sends word of each SET of an admin flag: SimPse binds it.
+        self.admin_events = (self.host, free_udp_port())
 
     @property
     def target(self) -> str:
@@ -241,6 +252,7 @@ class SnmpAgent:
                     f"--data-dir={data_dir}",
                     f"--cache-dir={self.workdir / 'cache'}",
                     *self._v3_options(),
+                    *_variation_options("{}:{}".format(*self.admin_events)),
                     f"--agent-udpv4-endpoint={self.host}:{self.port}",
                 ],
                 stdout=log,
@@ -295,6 +307,17 @@ class SnmpAgent:
         self.stop()
 
 
+def _variation_options(notify: str) -> list[str]:
+    """Our `pse` module beside snmpsim's own (writecache): naming a directory replaces
+    snmpsim's search path, so its own directory is named too."""
+    spec = importlib.util.find_spec("snmpsim")
+    own = [Path(spec.origin).parent / "variation"] if spec and spec.origin else []
+    return [
+        *(f"--variation-modules-dir={d}" for d in (VARIATION_DIR, *own)),
+        f"--variation-module-options=pse:notify={notify}",
+    ]
+
+
 @dataclass
 class _Port:
     plugged: bool = True
@@ -307,13 +330,13 @@ class _Port:
 
 @dataclass
 class SimPse:
-    """The switch's PoE controller for the watched ports, as a thread polling the agent."""
+    """The switch's PoE controller for the watched ports, as a thread woken by the agent's
+    word of each admin SET (on `SnmpAgent.admin_events`) and by its detection deadlines."""
 
     agent: SnmpAgent
     community: str
     group: int = 1
     detect_s: float = 0.05  # PD detection and classification before power flows
-    poll_s: float = 0.01
     watts_per_unit: int = 4
     # Called (port, delivering) from the PSE's thread whenever a port starts or stops feeding
     # its unit: a wiring told of each change, instead of polling `powered` per camera.
@@ -323,6 +346,7 @@ class SimPse:
     _thread: threading.Thread | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
     error: str | None = None
+    retry_s: float = 0.02  # after a SET of a status the agent did not take
 
     def watch(self, port: int, *, plugged: bool = True, stuck: bool = False) -> SimPse:
         with self._lock:
@@ -333,6 +357,7 @@ class SimPse:
         with self._lock:
             self._ports[port].plugged = plugged
             self._ports[port].since = time.monotonic()
+        self._wake()
 
     def powered(self, port: int) -> bool:
         """Does the port feed its unit now (what the camera's power follows)?"""
@@ -342,31 +367,76 @@ class SimPse:
         return self._ports[port].admin_on
 
     def start(self) -> SimPse:
+        self._events = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self._events.bind(self.agent.admin_events)
         self._snmp = AgentClient(self.agent.host, self.agent.port, self.community, timeout_s=0.5)
-        self._step()  # in step with the agent before anyone looks
+        # In step with the agent before anyone looks: its flags as the data file set them.
+        with self._lock:
+            ports = list(self._ports)
+        oids = {f"{ADMIN}.{self.group}.{p}": p for p in ports}
+        for oid, value in self._snmp.get(list(oids)).items() if oids else ():
+            self._admin(oids[oid], value == 1)
+        self._step()
         self._thread = threading.Thread(target=self._run, name="sim-pse", daemon=True)
         self._thread.start()
         return self
 
+    def _admin(self, port: int, on: bool) -> None:
+        with self._lock:
+            state = self._ports.get(port)
+            if state is not None and state.admin_on != on:
+                state.admin_on, state.since = on, time.monotonic()
+
+    def _wake(self) -> None:
+        if self._thread is not None:  # an empty datagram: look again now
+            self._events.sendto(b"", self._events.getsockname())
+
     def _run(self) -> None:
-        while not self._stop.wait(self.poll_s):
+        while not self._stop.is_set():
+            self._take_word(self._due_in())
             try:
                 self._step()
-            except OSError as exc:  # the agent stopped (a test's "agent down"): keep state
+                self.error = None
+            except OSError as exc:  # the agent stopped, or is slow: the status is written later
+                if self.error is None:
+                    log.warning("sim PSE: %s (retrying)", exc)
                 self.error = str(exc)
+
+    def _take_word(self, timeout_s: float | None) -> None:
+        """Wait up to `timeout_s` for the agent's word of a SET, then take every word sent
+        meanwhile: ports cut at the same moment are acted on (and written) together."""
+        prefix = f"{ADMIN}.{self.group}."
+        self._events.settimeout(timeout_s)
+        while True:
+            try:
+                data = self._events.recv(512)
+            except (TimeoutError, BlockingIOError):  # the deadline, or no more words
+                return
+            oid, _, value = data.decode(errors="replace").partition(" ")
+            if oid.startswith(prefix) and value.strip().isdigit():
+                self._admin(int(oid[len(prefix) :]), int(value) == 1)
+            self._events.setblocking(False)
+
+    def _due_in(self) -> float | None:
+        """Seconds until a port's detection completes or a status is to be written again
+        (None: nothing pending)."""
+        now = time.monotonic()
+        with self._lock:
+            pending = [
+                s.since + self.detect_s - now
+                for s in self._ports.values()
+                if s.admin_on and s.plugged and not s.delivering
+            ]
+        if self.error is not None:
+            pending.append(self.retry_s)
+        return max(0.0, min(pending)) if pending else None
 
     def _step(self) -> None:
         with self._lock:
             ports = dict(self._ports)
-        if not ports:
-            return
-        admin_oids = {p: f"{ADMIN}.{self.group}.{p}" for p in ports}
-        values = self._snmp.get(list(admin_oids.values()))
         now = time.monotonic()
+        statuses: dict[int, int] = {}
         for port, state in ports.items():
-            admin_on = values.get(admin_oids[port]) == 1
-            if admin_on != state.admin_on:
-                state.admin_on, state.since = admin_on, now
             if state.stuck and state.delivering and state.plugged:
                 delivering = True
             else:
@@ -378,18 +448,32 @@ class SimPse:
                 self.on_change(port, delivering)
             status = DELIVERING if delivering else SEARCHING if state.admin_on else DISABLED
             if status != state.status:
-                self._snmp.set(f"{DETECTION}.{self.group}.{port}", status)
-                state.status = status
-                # In milliwatts, as the real Netgear row this comes from reports it.
-                drawn = sum(1000 * self.watts_per_unit for s in ports.values() if s.delivering)
-                self._snmp.set(f"{MAIN_PSE}.4.{self.group}", drawn, rfc1902.Gauge32)
+                statuses[port] = status
+        if not statuses:
+            return
+        # One SET for every port that moved at once (bays loaded together cut together),
+        # with the power drawn, in milliwatts as the real Netgear row reports it.
+        drawn = sum(1000 * self.watts_per_unit for s in ports.values() if s.delivering)
+        self._snmp.set_many(
+            [
+                *(
+                    (f"{DETECTION}.{self.group}.{port}", rfc1902.Integer32(status))
+                    for port, status in statuses.items()
+                ),
+                (f"{MAIN_PSE}.4.{self.group}", rfc1902.Gauge32(drawn)),
+            ]
+        )
+        for port, status in statuses.items():
+            ports[port].status = status
 
     def stop(self) -> None:
         self._stop.set()
         if self._thread is not None:
+            self._wake()
             self._thread.join(timeout=5)
         if hasattr(self, "_snmp"):
             self._snmp.close()
+            self._events.close()
 
     def __enter__(self) -> SimPse:
         return self.start()

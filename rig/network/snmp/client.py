@@ -238,12 +238,13 @@ class SnmpClient:
         self._check(what, *result)
         return {tuple(b[0]): self._value(b) for b in result[3]}
 
-    def set_int(self, oid: Oid, value: int) -> Any:
+    def set_int(self, oid: Oid, value: int, *, read_back: bool = True) -> Any:
         """SET an INTEGER and read it back: the value the agent holds afterwards (an agent
-        may answer a SET on an object it cannot write with no error at all)."""
-        return self._run(self._set_int(oid, value))
+        may answer a SET on an object it cannot write with no error at all). Without
+        `read_back`, None: the caller reads what took with the next request it makes anyway."""
+        return self._run(self._set_int(oid, value, read_back))
 
-    async def _set_int(self, oid: Oid, value: int) -> Any:
+    async def _set_int(self, oid: Oid, value: int, read_back: bool) -> Any:
         engine, target = await self._session()
         result = await set_cmd(
             engine,
@@ -254,6 +255,8 @@ class SnmpClient:
             lookupMib=False,
         )
         self._check(f"SET {oid_text(oid)} = {value}", *result)
+        if not read_back:
+            return None
         return (await self._get([oid]))[oid]
 
     def walk(self, prefix: Oid, *, max_rows: int = 100_000) -> list[tuple[Oid, Any]]:

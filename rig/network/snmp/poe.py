@@ -95,9 +95,26 @@ class PoeControl:
         """The state of several ports; a backend that can reads them in one request."""
         return {(group, port): self.state(group, port) for group, port in ports}
 
-    def set_admin(self, group: int, port: int, on: bool) -> None:
-        """Enable or disable the port's PoE; raises unless the agent holds the new value."""
+    def set_admin(self, group: int, port: int, on: bool, *, read_back: bool = True) -> None:
+        """Enable or disable the port's PoE; raises unless the agent holds the new value,
+        read back at once. `read_back=False` leaves that to the caller's next state read
+        (`check_admin`): one request less on a path that reads the state anyway."""
         raise NotImplementedError
+
+    def check_admin(self, state: PortState, on: bool) -> None:
+        """Raise unless `state`, read after a SET of the port's admin flag, shows it took."""
+        if state.admin_on != on:
+            raise SnmpError(self._did_not_take(state.group, state.port, on, not on))
+
+    def _did_not_take(self, group: int, port: int, on: bool, held: object) -> str:
+        wanted, word = (TRUE, "on") if on else (FALSE, "off")
+        if isinstance(held, bool):
+            held = TRUE if held else FALSE
+        return (
+            f"{self.where(group, port)}: the SET of pethPsePortAdminEnable to {wanted} "
+            f"({word}) did not take: it reads back {held} (community read-only, or the "
+            "agent ignores writes to it)"
+        )
 
     def ports(self) -> list[tuple[int, int]]:
         """Every (group, port) the switch has PoE for."""
@@ -143,22 +160,20 @@ class StandardPoe(PoeControl):
             power_class=CLASSES.get(power_class) if isinstance(power_class, int) else None,
         )
 
-    def set_admin(self, group: int, port: int, on: bool) -> None:
+    def set_admin(self, group: int, port: int, on: bool, *, read_back: bool = True) -> None:
         oid = (*ADMIN_ENABLE, group, port)
         wanted = TRUE if on else FALSE
         try:
-            held = self.client.set_int(oid, wanted)
+            held = self.client.set_int(oid, wanted, read_back=read_back)
         except NoSuchObject:
             raise NoSuchObject(self._no_port(group, port)) from None
+        if not read_back:
+            return  # what the SET's answer echoes proves nothing (an agent echoes a SET it
+            # ignores, or answers noSuchInstance for a value it will not write): the state says
         if held is None:
             raise NoSuchObject(self._no_port(group, port))
         if held != wanted:
-            word = "on" if on else "off"
-            raise SnmpError(
-                f"{self.where(group, port)}: the SET of pethPsePortAdminEnable to {wanted} "
-                f"({word}) did not take: it reads back {held} (community read-only, or the "
-                "agent ignores writes to it)"
-            )
+            raise SnmpError(self._did_not_take(group, port, on, held))
 
     def ports(self) -> list[tuple[int, int]]:
         rows = self.client.walk(ADMIN_ENABLE)
