@@ -1,4 +1,4 @@
-"""Reads of many bays folded into few (rig.hardware.batched), and the switch reads that use
+"""Reads of many bays folded into few (rig.batched), and the switch reads that use
 it: the port numbering read once, the learned MACs walked each time."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ from collections.abc import Mapping
 
 import pytest
 
-from rig.hardware.batched import Batched
+from rig.batched import Batched
 from rig.network.snmp.fdb import (
     BASE_PORT_IFINDEX,
     IF_NAME,

@@ -7,20 +7,24 @@ import io
 import json
 import os
 import sqlite3
+import threading
 from pathlib import Path
+from typing import Any
 
 import pytest
 from gpiozero.pins.mock import MockFactory
 
 from rig.clock import FakeClock
 from rig.config import parse_config
-from rig.job import Verdict
+from rig.job import Step, Verdict
 from rig.jobs import carry_over_rest, plan_for
 from rig.outcomes import Outcome
 from rig.records.export import to_csv, to_json
 from rig.records.store import RecordError, RecordStore
 from tests.fakes import ScriptedVerifier, run_bay_job
 from tests.test_procedure import make_bay
+
+HANG_S = 20.0
 
 CONFIG = parse_config(
     '[station]\nname = "bench-1"\n[[bays]]\nname = "A"\npower = { gpio = 17 }\n'
@@ -210,3 +214,49 @@ def test_a_job_left_running_is_closed_by_the_next_command_that_opens_the_records
             "interrupted",
         )
     DataDirLock(data_dir).acquire().release()  # and the reader let the lock go
+
+
+def test_steps_ending_together_share_one_commit_and_a_bad_write_fails_alone(
+    data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Group commit: the writes that come while a commit runs are committed together by the
+    next one, each caller returning once its row is on disk; one that fails fails alone."""
+    with RecordStore(data_dir) as store:
+        plan = plan_for(CONFIG.bays[0], scanned_serial=None)
+        jobs = [store.start_job(station="s", bay="A", profile="p", plan=plan, wall=0.0)]
+        jobs += [store.start_job(station="s", bay="B", profile="p", plan=plan, wall=0.0)]
+        gate, first_in = threading.Event(), threading.Event()
+        real_execute = store._execute
+
+        def held_first(write: Any) -> int:
+            if not first_in.is_set():
+                first_in.set()
+                assert gate.wait(HANG_S)
+            return real_execute(write)
+
+        monkeypatch.setattr(store, "_execute", held_first)
+        commits_before = store._commits.reads
+        errors: dict[str, Exception] = {}
+
+        def write(name: str, job_id: int) -> None:
+            try:
+                store.add_step(job_id, Step(name, 0.0, 0.0, 0.0))
+            except Exception as exc:
+                errors[name] = exc
+
+        first = threading.Thread(target=write, args=("first", jobs[0]))
+        first.start()
+        assert first_in.wait(HANG_S)  # its commit is under way and held
+        others = [threading.Thread(target=write, args=(f"s{n}", jobs[n % 2])) for n in range(6)]
+        others.append(threading.Thread(target=write, args=("orphan", 999_999)))  # no such job
+        for thread in others:
+            thread.start()
+        while sum(store._commits._waiting.values()) < 8:  # all have asked
+            threading.Event().wait(0.01)
+        gate.set()
+        for thread in [first, *others]:
+            thread.join(HANG_S)
+        assert store._commits.reads - commits_before == 2  # the held one, then one for seven
+        assert list(errors) == ["orphan"] and "write failed" in str(errors["orphan"])
+        steps, _ = committed(store.path)
+        assert sorted(steps) == sorted(["first", *(f"s{n}" for n in range(6))])

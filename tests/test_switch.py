@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 from gpiozero.pins.mock import MockFactory
+from pytest_mock import MockerFixture
 
 from rig.cli import main
 from rig.clock import SystemClock
@@ -186,6 +187,27 @@ def test_agent_down_and_wrong_community_are_timeouts_that_say_so(bench: SwitchBe
     with _pool(bench, retries=0) as pool, pytest.raises(SnmpTimeout) as down:
         _port(pool).on()
     assert f"from {bench.agent.target}" in str(down.value)
+
+
+def test_a_scanned_unit_is_found_on_its_port_by_its_own_entry(
+    bench: SwitchBench, mocker: MockerFixture
+) -> None:
+    bench.switch({PORT: [MAC], 9: [OTHER_MAC]})
+    with _pool(bench) as pool:
+        power = _port(pool)
+        first = power.port_macs(expect=MAC)  # no full read yet: no VLAN known for the port
+        assert first is not None and first.source.startswith("Q-BRIDGE-MIB, gigabitEthernet")
+        walk, get = mocker.spy(pool.client("sw1"), "walk"), mocker.spy(pool.client("sw1"), "get")
+        found = power.port_macs(expect=MAC)
+        assert found is not None and found.macs == (MAC,)
+        assert found.source == (
+            f"Q-BRIDGE-MIB entry of {MAC}, gigabitEthernet 1/0/5 (ifIndex 49157)"
+        )
+        assert (walk.call_count, get.call_count) == (0, 1)
+        # A scan naming the unit on another port: the walk says what this port really has.
+        other = power.port_macs(expect=OTHER_MAC)
+        assert other is not None and other.macs == (MAC,) and "entry of" not in other.source
+        assert walk.call_count > 0
 
 
 def test_a_port_the_switch_does_not_have(bench: SwitchBench) -> None:

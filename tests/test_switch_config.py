@@ -5,6 +5,7 @@ SNMPv3 against a real agent."""
 from __future__ import annotations
 
 import socket
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
@@ -19,7 +20,10 @@ from rig.network.snmp.fdb import (
     BASE_PORT_IFINDEX,
     FDB_PORT,
     Q_FDB_PORT,
+    Q_FDB_STATUS,
+    Get,
     Walk,
+    read_entries,
     read_forwarding_table,
 )
 from rig.network.snmp.poe import StandardPoe, poe_for
@@ -176,6 +180,42 @@ def test_without_q_bridge_the_bridge_mib_table_is_read() -> None:
     table = read_forwarding_table(walk_of(bridge))
     assert table.source == "BRIDGE-MIB"
     assert table.macs_on(1, 5) == ["24-32-ae-a3-5f-0f"]
+
+
+def get_of(rows: dict[tuple[int, ...], tuple[str, object]], asked: list[int]) -> Get:
+    """A GET over a real recording: None (noSuchInstance) for what it lacks."""
+
+    def get(oids: Sequence[tuple[int, ...]]) -> dict[tuple[int, ...], object]:
+        asked.append(len(oids))
+        return {oid: rows[oid][1] if oid in rows else None for oid in oids}
+
+    return get
+
+
+def test_a_scanned_units_entry_is_one_get_on_the_vlans_its_port_learned_on() -> None:
+    rows = read_snmprec(sample(TPLINK))
+    full = read_forwarding_table(walk_of(rows))
+    port5, trunk = full.port(1, 5), full.port(1, 18)
+    assert port5 is not None and port5.vlans == {31}  # the camera's VLAN
+    assert trunk is not None and trunk.vlans == {1, 2, 31, 98, 100, 255}
+    assert full.port_map is not None
+    camera, stranger = "24-32-ae-a3-5f-0f", "c0-56-e3-99-99-99"
+    asked: list[int] = []
+    wanted = {camera: port5.vlans, stranger: port5.vlans}
+    table = read_entries(get_of(rows, asked), wanted, full.source, full.port_map)
+    assert asked == [4]  # one GET: each MAC's port and status on VLAN 31
+    assert table.macs_on(1, 5) == [camera]
+    assert sum(len(i.macs) for i in table.interfaces.values()) == 1  # the stranger: nowhere
+    elsewhere = read_entries(get_of(rows, asked), {camera: {100}}, full.source, full.port_map)
+    assert elsewhere.macs_on(1, 5) == []  # not learned on that VLAN: not found (a walk then)
+    # The switch's own MAC or a static entry is no unit behind the port.
+    mac_index = tuple(int(b, 16) for b in camera.split("-"))
+    own = {**rows, (*Q_FDB_STATUS, 31, *mac_index): ("2", 4)}  # self(4)
+    mine = read_entries(get_of(own, asked), {camera: {31}}, full.source, full.port_map)
+    assert mine.macs_on(1, 5) == []
+    bridge = {(*FDB_PORT, *mac_index): ("2", 5)}  # BRIDGE-MIB: indexed by the MAC alone
+    by_bridge = read_entries(get_of(bridge, asked), {camera: set()}, "BRIDGE-MIB", full.port_map)
+    assert by_bridge.macs_on(1, 5) == [camera]
 
 
 def test_a_walk_without_bridge_rows_knows_no_mac() -> None:

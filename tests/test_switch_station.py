@@ -129,3 +129,6 @@ def test_a_unit_already_powered_at_the_start_waits_for_its_scan(bench: SwitchBen
     identify = next(s for s in report.result.steps if s.name == "identify")
     assert identify.details["known_by"] == "switch port"
     assert identify.details["scanned_serial"] == camera.spec.device_sn[-13:]
+    # The station read the switch's table at its start: the scanned unit, answering SADP, is
+    # looked up on the port by its own entry (one GET), not by a walk of the whole table.
+    assert identify.details["fdb"].startswith(f"Q-BRIDGE-MIB entry of {camera.spec.mac}")

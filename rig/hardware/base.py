@@ -93,9 +93,10 @@ class PowerSwitch(ABC):
     def close(self) -> None:  # noqa: B027 - optional for backends without resources
         """Release the backend's resources; idempotent."""
 
-    def port_macs(self) -> PortMacs | None:
+    def port_macs(self, expect: str | None = None) -> PortMacs | None:
         """Which MACs this power feeds, when the backend can tell (a switch port); None for a
-        relay, which cannot."""
+        relay, which cannot. `expect`: the MAC of the unit the bay is thought to hold (its
+        scan): a backend may confirm just that one, faster, and say so in `source`."""
         return None
 
 

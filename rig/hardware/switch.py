@@ -2,9 +2,10 @@
 
 `power = { switch = "sw1", port = 5 }` (+ `group`, default the switch's, 1 unless a stack
 member's): the camera's PoE comes from that port. Power off is `pethPsePortAdminEnable` =
-false, read back (an agent may ignore a SET with no error), and proven by the port's
-`pethPsePortDetectionStatus` leaving deliveringPower; power on is the flag set true, read
-back, and the status returning to deliveringPower (rig.network.snmp.poe).
+false, checked by the port's state read right after (an agent may ignore a SET with no
+error), and proven by the port's `pethPsePortDetectionStatus` leaving deliveringPower; power
+on is the flag set true, checked the same way, and the status returning to deliveringPower
+(rig.network.snmp.poe).
 
 Safety: the safe state of a switch bay is its port enabled. Unlike an NC relay, a switch
 keeps a port off when the rig dies, so each cut is written to the records (`switch_cuts`)
@@ -15,7 +16,10 @@ guard, atexit, `BayHardware.close`) enables the ports this rig disabled.
 
 The unit known by its port: `port_macs()` reads the switch's forwarding table (Q-BRIDGE,
 else BRIDGE, to ifIndex, to the port: rig.network.snmp.fdb) and gives the MACs on the bay's
-port, so the verifier knows the unit before the cut without a scan.
+port, so the verifier knows the unit before the cut without a scan. A scanned unit already
+answering SADP is looked up by its MAC instead (`port_macs(expect=mac)`): one GET of its
+entry on the VLANs the port's MACs were learned on, not a walk of every MAC the switch
+learned (a lab switch learns hundreds); anything but "on this port" falls back to the walk.
 """
 
 from __future__ import annotations
@@ -27,17 +31,16 @@ from dataclasses import dataclass
 from functools import partial
 from typing import TYPE_CHECKING, Any, Protocol
 
+from rig.batched import Batched
 from rig.clock import Clock
 from rig.errors import ConfigError, HardwareFault
 from rig.hardware.base import PortMacs, PowerSwitch
-from rig.hardware.batched import Batched
 from rig.hardware.settings import BuildContext, Resources, Role
 from rig.tomlcheck import Table
 
 if TYPE_CHECKING:
     from rig.config import SwitchConfig
     from rig.network.snmp import ForwardingTable, PoeControl, PortState, SnmpClient
-    from rig.network.snmp.fdb import PortMap
 
 log = logging.getLogger(__name__)
 
@@ -78,6 +81,7 @@ class SwitchPowerSwitch(PowerSwitch):
         bay: str = "?",
         ledger: CutLedger | None = None,
         forwarding_table: Callable[[], ForwardingTable] | None = None,
+        entry_of: Callable[[str], ForwardingTable | None] | None = None,
         port_state: Callable[[int, int], PortState] | None = None,
         cut_timeout_s: float = 5.0,
         on_timeout_s: float = 5.0,
@@ -89,6 +93,7 @@ class SwitchPowerSwitch(PowerSwitch):
         self._bay = bay
         self._ledger = ledger
         self._forwarding_table = forwarding_table
+        self._entry_of = entry_of
         # Through the pool, the bays of one switch share their state reads (one GET).
         self._port_state = port_state or poe.state
         self._cut_timeout_s = cut_timeout_s
@@ -157,9 +162,13 @@ class SwitchPowerSwitch(PowerSwitch):
     def state(self) -> PortState:
         return self._port_state(self.group, self.port)
 
-    def port_macs(self) -> PortMacs | None:
+    def port_macs(self, expect: str | None = None) -> PortMacs | None:
         if self._forwarding_table is None:
             return None
+        if expect is not None:
+            found = self._entry_on_port(expect)
+            if found is not None:
+                return found
         table = self._forwarding_table()
         interface = table.port(self.group, self.port)
         if interface is None:
@@ -167,6 +176,25 @@ class SwitchPowerSwitch(PowerSwitch):
             return PortMacs(self.where, (), source)
         source = f"{table.source}, {interface.name} (ifIndex {interface.if_index})"
         return PortMacs(self.where, tuple(sorted(interface.macs)), source)
+
+    def _entry_on_port(self, mac: str) -> PortMacs | None:
+        """`mac` on this port by its own forwarding entry; None: not known that way."""
+        from rig.network.snmp import SnmpError, SnmpTimeout
+
+        if self._entry_of is None:
+            return None
+        try:
+            table = self._entry_of(mac)
+        except SnmpTimeout:
+            raise
+        except SnmpError as exc:  # the walk that follows says what is wrong, if anything
+            log.info("%s: the entry of %s not read (%s): walking the table", self.where, mac, exc)
+            return None
+        interface = table.port(self.group, self.port) if table is not None else None
+        if table is None or interface is None or mac not in interface.macs:
+            return None
+        source = f"{table.source} entry of {mac}, {interface.name} (ifIndex {interface.if_index})"
+        return PortMacs(self.where, (mac,), source)
 
 
 class SwitchPool:
@@ -180,8 +208,9 @@ class SwitchPool:
         self.ledger = ledger
         self._clients: dict[str, SnmpClient] = {}
         self._poe: dict[str, PoeControl] = {}
-        self._port_maps: dict[str, PortMap] = {}
         self._tables: dict[str, Batched[None, ForwardingTable]] = {}
+        self._last_tables: dict[str, ForwardingTable] = {}  # each switch's last full read
+        self._entries: dict[str, Batched[tuple[str, frozenset[int]], ForwardingTable]] = {}
         self._states: dict[str, Batched[tuple[int, int], PortState | Exception]] = {}
         self._lock = threading.Lock()
 
@@ -212,7 +241,7 @@ class SwitchPool:
 
     def forwarding_table(self, name: str) -> ForwardingTable:
         """The switch's learned MACs now: one walk for every bay of the switch that asks at
-        the same moment (rig.hardware.batched). The port numbering is read once per switch
+        the same moment (rig.batched). The port numbering is read once per switch
         and kept: each bay's identify then walks only the learned MACs."""
         with self._lock:
             if name not in self._tables:
@@ -224,12 +253,43 @@ class SwitchPool:
         from rig.network.snmp import read_forwarding_table
 
         with self._lock:
-            port_map = self._port_maps.get(name)
-        table = read_forwarding_table(self.client(name).walk, port_map)
-        if table.port_map is not None:
-            with self._lock:
-                self._port_maps[name] = table.port_map
+            last = self._last_tables.get(name)
+        table = read_forwarding_table(
+            self.client(name).walk, last.port_map if last is not None else None
+        )
+        with self._lock:
+            self._last_tables[name] = table
         return table
+
+    def entry_of(self, name: str, group: int, port: int, mac: str) -> ForwardingTable | None:
+        """The forwarding table with `mac`'s own entries only, on the VLANs the MACs of
+        (group, port) were learned on at the switch's last full read: one GET for every bay
+        of the switch that asks at the same moment. None without such a read (the station
+        reads each switch at its start) or with no VLAN seen on the port."""
+        with self._lock:
+            last = self._last_tables.get(name)
+        interface = last.port(group, port) if last is not None else None
+        if last is None or interface is None or last.source == "none":
+            return None
+        if last.source == "Q-BRIDGE-MIB" and not interface.vlans:
+            return None
+        with self._lock:
+            batched = self._entries.setdefault(name, Batched(partial(self._read_entries, name)))
+        return batched.get((mac, frozenset(interface.vlans)))
+
+    def _read_entries(
+        self, name: str, keys: frozenset[tuple[str, frozenset[int]]]
+    ) -> dict[tuple[str, frozenset[int]], ForwardingTable]:
+        from rig.network.snmp.fdb import read_entries
+
+        with self._lock:
+            last = self._last_tables[name]
+        assert last.port_map is not None  # every full read maps its ports
+        wanted: dict[str, set[int]] = {}
+        for mac, vlans in keys:
+            wanted.setdefault(mac, set()).update(vlans)
+        table = read_entries(self.client(name).get, wanted, last.source, last.port_map)
+        return dict.fromkeys(keys, table)
 
     def port_state(self, name: str, group: int, port: int) -> PortState:
         """A port's PoE state: one GET for every port of the switch asked at the same moment
@@ -268,6 +328,7 @@ class SwitchPool:
             bay=bay,
             ledger=self.ledger,
             forwarding_table=lambda: self.forwarding_table(settings.switch),
+            entry_of=partial(self.entry_of, settings.switch, settings.group, settings.port),
             port_state=partial(self.port_state, settings.switch),
             cut_timeout_s=c.cut_timeout_s,
             on_timeout_s=c.on_timeout_s,

@@ -93,8 +93,9 @@ class BayProcedure(VerifiedProcedure):
         with job.step(StepName.IDENTIFY, scanned_serial=scanned) as d:
             job.stage("identifying the unit")
             # A switch bay's port knows the MACs behind it (its forwarding table), before any
-            # cut: the verifier takes the one on the port as the unit (a scan must agree).
-            on_port = self.bay.power.port_macs()
+            # cut: the verifier takes the one on the port as the unit (a scan must agree). A
+            # scanned unit already answering is looked for on the port by its own MAC.
+            on_port = self.bay.power.port_macs(expect=self.verifier.mac_of(scanned))
             if on_port is not None:
                 d.update(port=on_port.where, port_macs=list(on_port.macs), fdb=on_port.source)
                 self.verifier.on_port(on_port.where, on_port.macs)

@@ -36,6 +36,11 @@ class Verifier(ABC):
         once would make that ambiguous. A unit already known (by MAC) needs none."""
         return True
 
+    def mac_of(self, serial: str | None) -> str | None:
+        """The MAC the unit of label serial `serial` answers by now, if the verifier can
+        tell: a hint for the port check before identify() (nothing is concluded from it)."""
+        return None
+
     def on_port(self, where: str, macs: Sequence[str]) -> None:
         """Before identify(): the bay's power is switch port `where`, `macs` are on it."""
         self.port = (where, tuple(macs))

@@ -312,6 +312,12 @@ class NetworkVerifier(Verifier):
         self._note("identity", method=self._method)
         return self.unit
 
+    def mac_of(self, serial: str | None) -> str | None:
+        if not serial:
+            return None
+        matches = [mac for mac, r in self._poller.present().items() if r.matches_serial(serial)]
+        return matches[0] if len(matches) == 1 else None
+
     def _named_unit_in(self, present: dict[str, SadpReply]) -> bool:
         if self.port is not None and self.port[1]:
             return any(mac in present for mac in self.port[1])

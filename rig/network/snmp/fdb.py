@@ -20,7 +20,7 @@ which is the PoE group on a stack.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from rig.errors import ParseError
@@ -41,6 +41,7 @@ IF_DESCR = (1, 3, 6, 1, 2, 1, 2, 2, 1, 2)
 LEARNED, OTHER = 3, 1
 
 Walk = Callable[[Oid], list[tuple[Oid, object]]]
+Get = Callable[[Sequence[Oid]], Mapping[Oid, object]]
 
 
 @dataclass
@@ -50,6 +51,7 @@ class Interface:
     member: int | None  # the stack member (unit) in a unit/slot/port name
     number: int | None  # the port's number: the last number of its name
     macs: set[str] = field(default_factory=set)
+    vlans: set[int] = field(default_factory=set)  # the VLANs its MACs were learned on
 
 
 @dataclass
@@ -136,6 +138,34 @@ def read_forwarding_table(walk: Walk, port_map: PortMap | None = None) -> Forwar
         source = "none"
     if port_map is None or not port_map.knows(set(entries)):
         port_map = read_port_map(walk)
+    return _table(entries, source, port_map)
+
+
+def read_entries(
+    get: Get, wanted: Mapping[str, Iterable[int]], source: str, port_map: PortMap
+) -> ForwardingTable:
+    """The forwarding table's entries of the `wanted` MACs only, each on the VLANs given
+    (Q-BRIDGE; BRIDGE-MIB has none): one GET instead of a walk of every learned MAC. A MAC
+    not learned there is on no interface of the result."""
+    q_bridge = source == "Q-BRIDGE-MIB"
+    port_col, status_col = (Q_FDB_PORT, Q_FDB_STATUS) if q_bridge else (FDB_PORT, FDB_STATUS)
+    indexes = []
+    for mac, vlans in wanted.items():
+        mac_bytes = tuple(int(b, 16) for b in mac.split("-"))
+        indexes += [(vlan, *mac_bytes) for vlan in vlans] if q_bridge else [mac_bytes]
+    oids = [(*col, *index) for index in indexes for col in (port_col, status_col)]
+    values = get(oids) if oids else {}
+    ports = [((*port_col, *i), values.get((*port_col, *i))) for i in indexes]
+    # An agent without the status column answers noSuchInstance (None): learned, as a walk
+    # that finds no status rows takes it.
+    statuses = [((*status_col, *i), values.get((*status_col, *i))) for i in indexes]
+    statuses = [(oid, value) for oid, value in statuses if value is not None]
+    return _table(_fdb(ports, statuses, mac_from=-6), source, port_map)
+
+
+def _table(
+    entries: dict[int, dict[str, set[int]]], source: str, port_map: PortMap
+) -> ForwardingTable:
     base, stp = port_map.base, port_map.stp
     interfaces = port_map.interfaces()
     table = ForwardingTable(interfaces, source, port_map=port_map)
@@ -149,15 +179,19 @@ def read_forwarding_table(walk: Walk, port_map: PortMap | None = None) -> Forwar
             table.unmapped.setdefault(bridge_port, set()).update(macs)
             continue
         interfaces[mapped].macs.update(macs)
+        for vlans in macs.values():
+            interfaces[mapped].vlans.update(vlans)
     return table
 
 
 def _fdb(
     ports: list[tuple[Oid, object]], statuses: list[tuple[Oid, object]], *, mac_from: int
-) -> dict[int, set[str]]:
-    """bridge port -> MACs learned there (a MAC seen on several VLANs counts once)."""
+) -> dict[int, dict[str, set[int]]]:
+    """bridge port -> MACs learned there -> the VLANs each was learned on (Q-BRIDGE's index
+    has the VLAN before the MAC; BRIDGE-MIB's has none: no VLANs)."""
     status = {oid[mac_from:]: v for oid, v in statuses}
-    out: dict[int, set[str]] = {}
+    q_bridge = bool(ports) and ports[0][0][: len(Q_FDB_PORT)] == Q_FDB_PORT
+    out: dict[int, dict[str, set[int]]] = {}
     for oid, port in ports:
         mac_bytes = oid[mac_from:]
         if len(mac_bytes) != 6 or not isinstance(port, int) or port <= 0:
@@ -168,5 +202,7 @@ def _fdb(
             mac = normalise_mac("-".join(f"{b:02x}" for b in mac_bytes))
         except ParseError:
             continue  # all-zero or broadcast: no unit's identity
-        out.setdefault(port, set()).add(mac)
+        vlans = out.setdefault(port, {}).setdefault(mac, set())
+        if q_bridge:
+            vlans.add(oid[mac_from - 1])
     return out

@@ -134,7 +134,7 @@ class StandardPoe(PoeControl):
 
     def states(self, ports: Iterable[tuple[int, int]]) -> dict[tuple[int, int], PortState]:
         """One GET for every port asked (three objects each): the bays of a switch that poll
-        at the same moment cost the switch one request (rig.hardware.batched)."""
+        at the same moment cost the switch one request (rig.batched)."""
         ports = sorted(set(ports))
         oids = [(*oid, *index) for index in ports for oid in PORT_ROW]
         values = self.client.get(oids)

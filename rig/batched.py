@@ -1,12 +1,13 @@
-"""Reads of many bays folded into few: one SNMP request for every bay of a switch that asks
+"""Work of many callers folded into few: one request, one commit, for every caller that asks
 at the same moment, instead of one each.
 
-At a station the bays of one switch run in step (loaded together, the same timings): 16 bays
-polling their PoE ports every 20 ms, or walking the forwarding table at the same identify,
-are 16 times the requests a managed switch's small CPU must answer, each waiting behind the
-others. `Batched` lets the first caller lead a read of every key asked for so far while the
-others wait for it; whoever asks during a read joins the next one, never the one in flight
-(its answer could be older than the question).
+At a station the bays run in step (loaded together, the same timings): 16 bays polling
+their PoE ports every 20 ms, or walking the forwarding table at the same identify, are 16
+times the requests a managed switch's small CPU must answer, each waiting behind the others;
+48 bays ending a step in the same moment are 48 commits (48 fsyncs) in a row. `Batched`
+lets the first caller lead one read (or write) of every key asked for so far while the
+others wait for it; whoever asks during one joins the next, never the one in flight (its
+answer could be older than the question, or its commit not include the row).
 """
 
 from __future__ import annotations
