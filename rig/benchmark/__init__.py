@@ -372,9 +372,9 @@ def _switch_table(cycles: int) -> None:
         "worst s",
         "median / PSE detection",
     )
-    t.add_row("cut: SET, read back, not delivering", *med_worst(cuts), "-")
+    t.add_row("cut: SET, checked, not delivering", *med_worst(cuts), "-")
     t.add_row(
-        "power-on: SET, read back, delivering",
+        "power-on: SET, checked, delivering",
         *med_worst(ons),
         f"{statistics.median(ons) / detect_s:.2f}",
     )
