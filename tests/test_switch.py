@@ -210,6 +210,53 @@ def test_a_scanned_unit_is_found_on_its_port_by_its_own_entry(
         assert walk.call_count > 0
 
 
+def test_an_enable_that_does_not_take_keeps_the_cut_on_record() -> None:
+    """The SET of a power-on is checked by the state read after it: until the switch shows
+    the port enabled, the cut stays in the ledger (the safe step and the next start enable
+    it), and the error says the SET did not take."""
+    from types import SimpleNamespace
+
+    from rig.clock import FakeClock
+    from rig.hardware.switch import SwitchPowerSwitch
+    from rig.network.snmp import SnmpError
+    from rig.network.snmp.poe import PoeControl, PortState
+
+    class OffSticks(PoeControl):  # takes the SET of off; answers the SET of on, ignores it
+        vendor = "test"
+        admin = True
+
+        def state(self, group: int, port: int) -> PortState:
+            detection = "deliveringPower" if self.admin else "disabled"
+            return PortState(group, port, self.admin, detection)
+
+        def set_admin(self, group: int, port: int, on: bool, *, read_back: bool = True) -> None:
+            self.admin = self.admin and on
+
+    class Ledger:
+        def __init__(self) -> None:
+            self.cuts: set[tuple[str, int, int]] = set()
+
+        def mark_port_cut(self, switch: str, group: int, port: int, bay: str) -> None:
+            self.cuts.add((switch, group, port))
+
+        def clear_port_cut(self, switch: str, group: int, port: int) -> None:
+            self.cuts.discard((switch, group, port))
+
+        def ports_left_cut(self) -> list[dict[str, object]]:
+            return []
+
+    ledger = Ledger()
+    poe = OffSticks(SimpleNamespace(name="sw1"))  # type: ignore[arg-type]
+    power = SwitchPowerSwitch(
+        poe=poe, switch="sw1", group=1, port=PORT, clock=FakeClock(), ledger=ledger
+    )
+    power.off()
+    assert ledger.cuts == {("sw1", 1, PORT)} and not power.is_on()
+    with pytest.raises(SnmpError, match=r"sw1 port 5: the SET .* to 1 \(on\) did not take"):
+        power.on()
+    assert ledger.cuts == {("sw1", 1, PORT)} and not power.is_on()
+
+
 def test_a_port_the_switch_does_not_have(bench: SwitchBench) -> None:
     bench.switch({PORT: [MAC]})
     with _pool(bench) as pool, pytest.raises(NoSuchObject) as missing:

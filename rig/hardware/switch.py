@@ -113,7 +113,8 @@ class SwitchPowerSwitch(PowerSwitch):
                 self._ledger.mark_port_cut(self.switch, self.group, self.port, self._bay)
             self._cut = True
             self._poe.set_admin(self.group, self.port, False, read_back=False)
-        state = self._wait(lambda s: not s.delivering, self._cut_timeout_s, admin_on=False)
+        first = self._checked_state(admin_on=False)
+        state = self._wait(lambda s: not s.delivering, self._cut_timeout_s, first)
         if state.delivering:
             raise HardwareFault(
                 f"{self.where}: still deliveringPower {self._cut_timeout_s:g} s after its PoE "
@@ -122,28 +123,40 @@ class SwitchPowerSwitch(PowerSwitch):
 
     def on(self) -> None:
         with self._lock:
-            self._enable(read_back=False)
-        state = self._wait(lambda s: s.delivering, self._on_timeout_s, admin_on=True)
+            self._poe.set_admin(self.group, self.port, True, read_back=False)
+        # The cut stays on record until the switch shows the port enabled: a SET that did
+        # not take leaves it for the safe step (and the next start) to enable.
+        first = self._checked_state(admin_on=True)
+        with self._lock:
+            self._enabled()
+        state = self._wait(lambda s: s.delivering, self._on_timeout_s, first)
         if not state.delivering:
             raise HardwareFault(
                 f"{self.where}: enabled, but not deliveringPower within {self._on_timeout_s:g}"
                 f" s (detection status {state.detection}): is the unit still plugged in?"
             )
 
-    def _enable(self, *, read_back: bool = True) -> None:
-        self._poe.set_admin(self.group, self.port, True, read_back=read_back)
+    def _enable(self) -> None:
+        self._poe.set_admin(self.group, self.port, True)  # read back: nothing reads after
+        self._enabled()
+
+    def _enabled(self) -> None:
         self._cut = False
         if self._ledger is not None:
             self._ledger.clear_port_cut(self.switch, self.group, self.port)
 
-    def _wait(
-        self, done: Callable[[PortState], bool], timeout_s: float, *, admin_on: bool
-    ) -> PortState:
-        """Poll the port until `done`; its first state (read after the SET: the reads of
-        the pool never answer with one begun earlier) must show the SET of `admin_on` took."""
-        deadline = self._clock.monotonic() + timeout_s
+    def _checked_state(self, *, admin_on: bool) -> PortState:
+        """The port's state right after a SET of its admin flag (the pool's reads never
+        answer with one begun before the question), which must show the SET took."""
         state = self._port_state(self.group, self.port)
         self._poe.check_admin(state, admin_on)
+        return state
+
+    def _wait(
+        self, done: Callable[[PortState], bool], timeout_s: float, state: PortState
+    ) -> PortState:
+        """Poll the port from `state` on until `done`, or `timeout_s` has passed."""
+        deadline = self._clock.monotonic() + timeout_s
         while not done(state) and self._clock.monotonic() < deadline:
             self._clock.sleep(self._poll_s)
             state = self._port_state(self.group, self.port)
